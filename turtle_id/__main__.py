@@ -1,0 +1,3 @@
+from turtle_id.cli import main
+
+raise SystemExit(main())

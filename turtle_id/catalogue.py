@@ -1,0 +1,241 @@
+"""The gallery's SQLite catalogue, the source of truth: individuals, photos (with their
+embeddings) and an event log of every change. WAL mode lets readers run beside one writer.
+"""
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS individuals (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS individuals_id_nocase ON individuals (id COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS photos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256 TEXT NOT NULL UNIQUE,       -- of the file's bytes: the same photo is one photo
+    individual_id TEXT NOT NULL REFERENCES individuals (id),
+    file TEXT NOT NULL,                -- stored copy, relative to the gallery folder
+    preview TEXT NOT NULL,             -- browser-friendly JPEG copy, relative
+    source_name TEXT NOT NULL,         -- file name it was enrolled from
+    view TEXT,                         -- top / left / right, NULL when unknown
+    date_taken TEXT,
+    site TEXT,
+    observer TEXT,
+    region TEXT,                       -- JSON [x, y, w, h] in stored-photo pixels, NULL = whole
+    extra TEXT NOT NULL DEFAULT '{}',  -- JSON of the source's other columns
+    embedding BLOB NOT NULL,           -- float32, L2-normalised
+    model_version TEXT NOT NULL,       -- encoder that made the embedding
+    enrolled_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS photos_individual ON photos (individual_id);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,              -- create_individual, enrol_photo, reembed, ...
+    individual_id TEXT,
+    photo_id INTEGER,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+GENERATED_ID = re.compile(r"^turtle-(\d+)$")
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    id: int
+    sha256: str
+    individual_id: str
+    file: str
+    preview: str
+    source_name: str
+    view: str | None
+    date_taken: str | None
+    site: str | None
+    observer: str | None
+    region: tuple[int, int, int, int] | None
+    model_version: str
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Catalogue:
+    """Thread-safe access to one gallery database; every write is one transaction."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the app's handler threads, serialised by a lock; other
+        # processes on the same gallery are kept consistent by SQLite's own locking.
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back whole on any exception."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # Reads
+
+    def individual_named(self, name: str) -> str | None:
+        """The stored ID equal to `name` ignoring case, or None."""
+        rows = self._query("SELECT id FROM individuals WHERE id = ? COLLATE NOCASE", (name,))
+        return rows[0][0] if rows else None
+
+    def photo_with_hash(self, sha256: str) -> PhotoRow | None:
+        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE sha256 = ?", (sha256,))
+        return _photo_row(rows[0]) if rows else None
+
+    def photos(self, ids: list[int] | None = None, individual_id: str | None = None) -> list[PhotoRow]:
+        sql, args = f"SELECT {_PHOTO_COLUMNS} FROM photos", ()
+        if ids is not None:
+            sql += f" WHERE id IN ({','.join('?' * len(ids))})"
+            args = tuple(ids)
+        elif individual_id is not None:
+            sql += " WHERE individual_id = ?"
+            args = (individual_id,)
+        return [_photo_row(r) for r in self._query(sql + " ORDER BY id", args)]
+
+    def embeddings(self, model_version: str, after_id: int = 0) -> tuple[np.ndarray, list[tuple]]:
+        """Embeddings made by `model_version` of photos with id > after_id.
+
+        Returns:
+            embeddings (n, dim) and one (photo id, individual id, view) per row.
+        """
+        rows = self._query(
+            "SELECT id, individual_id, view, embedding FROM photos "
+            "WHERE model_version = ? AND id > ? ORDER BY id",
+            (model_version, after_id),
+        )
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32), []
+        vectors = np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows])
+        return vectors, [r[:3] for r in rows]
+
+    def count_photos(self, model_version: str | None = None) -> int:
+        if model_version is None:
+            return self._query("SELECT COUNT(*) FROM photos")[0][0]
+        return self._query("SELECT COUNT(*) FROM photos WHERE model_version = ?", (model_version,))[0][0]
+
+    def stale_photos(self, model_version: str) -> list[PhotoRow]:
+        """Photos whose embedding another model made: they must be re-embedded before use."""
+        rows = self._query(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE model_version != ? ORDER BY id",
+            (model_version,),
+        )
+        return [_photo_row(r) for r in rows]
+
+    def individuals(self) -> list[tuple[str, int, str]]:
+        """(individual id, photo count, created at) of every individual, by ID."""
+        return self._query(
+            "SELECT i.id, COUNT(p.id), i.created_at FROM individuals i "
+            "LEFT JOIN photos p ON p.individual_id = i.id GROUP BY i.id ORDER BY i.id"
+        )
+
+    def events(self, limit: int = 100) -> list[tuple]:
+        return self._query(
+            "SELECT id, at, action, individual_id, photo_id, detail FROM events "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+
+    # Writes: call inside `transaction()`.
+
+    @staticmethod
+    def next_generated_id(db: sqlite3.Connection) -> str:
+        """`turtle-0001`, `turtle-0002`, ...: one past the highest generated ID so far."""
+        numbers = [
+            int(m.group(1))
+            for (name,) in db.execute("SELECT id FROM individuals WHERE id LIKE 'turtle-%'")
+            if (m := GENERATED_ID.match(name))
+        ]
+        return f"turtle-{max(numbers, default=0) + 1:04d}"
+
+    @staticmethod
+    def add_individual(db: sqlite3.Connection, individual_id: str, detail: dict) -> None:
+        at = now()
+        db.execute("INSERT INTO individuals (id, created_at) VALUES (?, ?)", (individual_id, at))
+        _log(db, at, "create_individual", individual_id, None, detail)
+
+    @staticmethod
+    def add_photo(db: sqlite3.Connection, fields: dict, embedding: np.ndarray, detail: dict) -> int:
+        at = now()
+        cursor = db.execute(
+            "INSERT INTO photos (sha256, individual_id, file, preview, source_name, view, "
+            "date_taken, site, observer, region, extra, embedding, model_version, enrolled_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                fields["sha256"],
+                fields["individual_id"],
+                fields["file"],
+                fields["preview"],
+                fields["source_name"],
+                fields.get("view"),
+                fields.get("date_taken"),
+                fields.get("site"),
+                fields.get("observer"),
+                json.dumps(list(fields["region"])) if fields.get("region") else None,
+                json.dumps(fields.get("extra") or {}),
+                np.asarray(embedding, dtype=np.float32).tobytes(),
+                fields["model_version"],
+                at,
+            ),
+        )
+        photo_id = cursor.lastrowid
+        _log(db, at, "enrol_photo", fields["individual_id"], photo_id, detail)
+        return photo_id
+
+    @staticmethod
+    def set_embedding(db: sqlite3.Connection, photo_id: int, embedding: np.ndarray, model_version: str) -> None:
+        db.execute(
+            "UPDATE photos SET embedding = ?, model_version = ? WHERE id = ?",
+            (np.asarray(embedding, dtype=np.float32).tobytes(), model_version, photo_id),
+        )
+        _log(db, now(), "reembed", None, photo_id, {"model_version": model_version})
+
+
+_PHOTO_COLUMNS = (
+    "id, sha256, individual_id, file, preview, source_name, view, date_taken, site, observer, "
+    "region, model_version"
+)
+
+
+def _photo_row(row: tuple) -> PhotoRow:
+    values = list(row)
+    values[10] = tuple(json.loads(values[10])) if values[10] else None
+    return PhotoRow(*values)
+
+
+def _log(db: sqlite3.Connection, at: str, action: str, individual_id, photo_id, detail: dict) -> None:
+    db.execute(
+        "INSERT INTO events (at, action, individual_id, photo_id, detail) VALUES (?, ?, ?, ?, ?)",
+        (at, action, individual_id, photo_id, json.dumps(detail)),
+    )

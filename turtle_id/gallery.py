@@ -1,0 +1,444 @@
+"""The gallery: known individuals and their photos, and the two things done with them:
+enrol photos, and identify a query photo against them.
+
+The catalogue (SQLite) is the truth; the hnswlib index is a cache rebuilt from it whenever it
+is missing, damaged, made by another model, or behind the catalogue (another process enrolled).
+"""
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from turtle_id.catalogue import Catalogue, PhotoRow
+from turtle_id.datasets import PhotoRecord
+from turtle_id.encoder import Encoder
+from turtle_id.index import IndexMismatch, PhotoIndex
+from turtle_id.matching import Candidate, best_per_individual, decide
+from turtle_id.photo import PhotoError, Region, crop, load_photo
+from turtle_id.photostore import PhotoStore, sha256_of
+from turtle_id.settings import VIEWS, IndexSettings, MatchSettings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[Iterable], Iterable]  # wraps an iterable to show progress (tqdm-like)
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.()-]{0,63}$")
+
+
+def validate_individual_id(name: str) -> str:
+    """The name, stripped, if it can be a turtle ID; else ValueError saying what to change."""
+    name = (name or "").strip()
+    if not name:
+        raise ValueError("turtle ID is empty: type a name, or leave it blank to generate one")
+    bad = sorted({c for c in name if c in '/\\:*?"<>|' or ord(c) < 32})
+    if bad or ".." in name:
+        shown = " ".join(repr(c) for c in bad) or "'..'"
+        raise ValueError(
+            f"turtle ID {name!r} contains {shown}: use letters, digits, space, '-', '_', '.'"
+        )
+    if not ID_PATTERN.match(name):
+        raise ValueError(
+            f"turtle ID {name!r} must start with a letter or digit and be at most 64 of: "
+            "letters, digits, space, '-', '_', '.', '(', ')'"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Match:
+    turtle_id: str
+    score: float  # cosine similarity of the best-matching gallery photo
+    photo_id: int
+    photo: Path  # the stored gallery photo
+    preview: Path  # its JPEG copy, for display
+    source_name: str  # the file it was enrolled from
+    view: str | None
+
+
+@dataclass(frozen=True)
+class Identification:
+    photo: str  # the query, as named by the caller
+    decision: str  # matching.MATCH or matching.NEW
+    matches: list[Match]  # best first, at most `top`
+    region: Region | None  # the part of the query used; None = whole photo
+    gallery_size: int  # photos searched (after the view filter)
+
+    def as_json(self) -> dict:
+        return {
+            "photo": self.photo,
+            "decision": self.decision,
+            "region": list(self.region) if self.region else None,
+            "matches": [
+                {
+                    "turtle_id": m.turtle_id,
+                    "score": round(m.score, 4),
+                    "photo": str(m.photo),
+                    "source": m.source_name,
+                }
+                for m in self.matches
+            ],
+        }
+
+
+@dataclass
+class EnrolSummary:
+    added: int = 0
+    already: int = 0  # photos already in the gallery under the same individual
+    new_individuals: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # "file: reason", nothing written for them
+    photo_ids: list[int] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"enrolled {self.added} photos ({len(self.new_individuals)} new individuals), "
+            f"{self.already} already in the gallery, {len(self.problems)} problems"
+        )
+
+
+@dataclass
+class _Prepared:
+    record: PhotoRecord
+    data: bytes
+    sha256: str
+    embedding: np.ndarray
+    picture: object  # PIL image for the preview
+    taken: str | None
+
+
+class Gallery:
+    """A gallery folder: `gallery.sqlite`, `photos/`, `previews/` and `index/`."""
+
+    def __init__(
+        self,
+        root: Path,
+        encoder: Encoder,
+        match: MatchSettings | None = None,
+        index: IndexSettings | None = None,
+        progress: Progress | None = None,
+    ):
+        self.root = Path(root)
+        self.encoder = encoder
+        self.match_settings = match or MatchSettings()
+        self.index_settings = index or IndexSettings()
+        self.catalogue = Catalogue(self.root / "gallery.sqlite")
+        self.store = PhotoStore(self.root)
+        self.index_path = self.root / "index" / "photos.hnsw"
+        self._lock = threading.RLock()
+        self._index: PhotoIndex | None = None
+        self._individual_of: dict[int, str] = {}
+        self._view_of: dict[int, str | None] = {}
+        self.reembed_stale(progress)
+
+    def close(self) -> None:
+        self.catalogue.close()
+
+    # Enrolment
+
+    def enrol(self, records: list[PhotoRecord], progress: Progress | None = None) -> EnrolSummary:
+        """Add labelled photos. Problem rows are reported and skipped; the rest is written in
+        one transaction, so an interrupted or failed enrolment leaves the gallery as it was."""
+        summary = EnrolSummary()
+        prepared = self._prepare(records, summary, progress)
+        if prepared:
+            self._commit(prepared, summary)
+        return summary
+
+    def register(
+        self,
+        source: Path | bytes,
+        name: str,
+        turtle_id: str | None = None,
+        new: bool = True,
+        view: str | None = None,
+        region: Region | None = None,
+    ) -> tuple[str, int]:
+        """Enrol one query photo as a new turtle (`turtle_id` typed or, if None, generated) or,
+        with new=False, add it to the existing turtle `turtle_id`.
+
+        Returns:
+            the turtle ID and the photo id.
+        """
+        if view is not None and view not in VIEWS:
+            raise ValueError(f"view {view!r} is not one of {', '.join(VIEWS)}")
+        if new:
+            if turtle_id is not None and str(turtle_id).strip():
+                turtle_id = validate_individual_id(turtle_id)
+                existing = self.catalogue.individual_named(turtle_id)
+                if existing:
+                    raise ValueError(
+                        f"turtle ID {turtle_id!r} already exists (as {existing!r}): pick another "
+                        "name, or add the photo to that turtle instead"
+                    )
+            else:
+                turtle_id = None  # generated inside the write transaction, so never twice
+        else:
+            existing = self.catalogue.individual_named(turtle_id or "")
+            if not existing:
+                raise ValueError(f"no turtle {turtle_id!r} in the gallery: choose one of the matches")
+            turtle_id = existing
+        record = PhotoRecord(Path(name), turtle_id, view, region=region)
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        summary = EnrolSummary()
+        prepared = self._prepare_one(record, data, name)
+        already = self.catalogue.photo_with_hash(prepared.sha256)
+        if already:
+            raise ValueError(
+                f"{name}: this photo is already in the gallery as turtle {already.individual_id!r}"
+            )
+        self._commit([prepared], summary, generate=turtle_id is None)
+        return summary.new_individuals[0] if turtle_id is None else turtle_id, summary.photo_ids[0]
+
+    def _prepare(self, records: list[PhotoRecord], summary: EnrolSummary, progress: Progress | None) -> list[_Prepared]:
+        """Read, deduplicate, decode and embed: everything that can fail, before any write."""
+        seen: dict[str, str] = {}
+        todo: list[tuple[PhotoRecord, bytes, str]] = []
+        for record in records:
+            name = str(record.path)
+            try:
+                validate_individual_id(record.individual_id or "")
+                data = record.path.read_bytes()
+            except (ValueError, OSError) as error:
+                summary.problems.append(f"{name}: {error}")
+                continue
+            sha = sha256_of(data)
+            stored = self.catalogue.photo_with_hash(sha)
+            owner = stored.individual_id if stored else seen.get(sha)
+            if owner is not None:
+                if owner.lower() == record.individual_id.lower():
+                    summary.already += 1
+                else:
+                    summary.problems.append(
+                        f"{name}: the same photo is already enrolled as {owner!r}, not "
+                        f"{record.individual_id!r}: fix the label"
+                    )
+                continue
+            seen[sha] = record.individual_id
+            todo.append((record, data, sha))
+
+        def prepare(item):
+            record, data, sha = item
+            try:
+                return self._prepare_one(record, data, str(record.path), sha)
+            except PhotoError as error:
+                return error
+
+        prepared = []
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = pool.map(prepare, todo)
+            for result in progress(results) if progress else results:
+                if isinstance(result, PhotoError):
+                    summary.problems.append(str(result))
+                else:
+                    prepared.append(result)
+        return prepared
+
+    def _prepare_one(self, record: PhotoRecord, data: bytes, name: str, sha: str | None = None) -> _Prepared:
+        photo = load_photo(data, name, target=self.encoder.info.input_size, region=record.region)
+        picture = crop(photo, record.region, name)
+        embedding = self.encoder.embed([picture])[0]
+        return _Prepared(record, data, sha or sha256_of(data), embedding, photo.image, photo.taken)
+
+    def _commit(self, prepared: list[_Prepared], summary: EnrolSummary, generate: bool = False) -> None:
+        created_files: list[Path] = []
+        try:
+            with self.catalogue.transaction() as db:
+                for item in prepared:
+                    record = item.record
+                    files, (original, preview) = self.store.put(
+                        item.data, item.sha256, record.path.suffix, item.picture
+                    )
+                    created_files += files
+                    individual = record.individual_id
+                    if generate:
+                        individual = Catalogue.next_generated_id(db)
+                    existing = self.catalogue.individual_named(individual) if not generate else None
+                    if existing:
+                        individual = existing
+                    else:
+                        Catalogue.add_individual(db, individual, {"source": str(record.path)})
+                        summary.new_individuals.append(individual)
+                    fields = {
+                        "sha256": item.sha256,
+                        "individual_id": individual,
+                        "file": original,
+                        "preview": preview,
+                        "source_name": record.path.name,
+                        "view": record.view,
+                        "date_taken": record.date or item.taken,
+                        "site": record.site,
+                        "observer": record.observer,
+                        "region": record.region,
+                        "extra": record.extra,
+                        "model_version": self.encoder.model_version,
+                    }
+                    photo_id = Catalogue.add_photo(db, fields, item.embedding, {"source": str(record.path)})
+                    summary.photo_ids.append(photo_id)
+        except BaseException:
+            for path in created_files:
+                path.unlink(missing_ok=True)
+            summary.new_individuals.clear()
+            summary.photo_ids.clear()
+            raise
+        summary.added += len(prepared)
+        self._sync_index(save=True)
+
+    # Identification
+
+    def identify(
+        self,
+        source: Path | bytes,
+        name: str | None = None,
+        view: str | None = None,
+        region: Region | None = None,
+        top: int | None = None,
+    ) -> Identification:
+        """Rank the gallery's individuals for one query photo.
+
+        Args:
+            view: if given, only gallery photos of that view, or of unknown view, are matched.
+            region: part of the query to use, x, y, w, h in pixels; None = whole photo.
+            top: individuals to return (default from MatchSettings).
+        """
+        name = name or (str(source) if not isinstance(source, bytes) else "query photo")
+        if view is not None and view not in VIEWS:
+            raise ValueError(f"view {view!r} is not one of {', '.join(VIEWS)}")
+        photo = load_photo(source, name, target=self.encoder.info.input_size, region=region)
+        embedding = self.encoder.embed([crop(photo, region, name)])[0]
+        return self.identify_embedding(embedding, name, view, region, top)
+
+    def identify_embedding(
+        self,
+        embedding: np.ndarray,
+        name: str,
+        view: str | None = None,
+        region: Region | None = None,
+        top: int | None = None,
+    ) -> Identification:
+        """`identify` for an embedding already made: search, aggregate, decide."""
+        top = top or self.match_settings.top
+        with self._lock:
+            index = self._sync_index()
+            individual_of = self._individual_of
+            allowed = None
+            searchable = len(index)
+            if view is not None:
+                view_of = self._view_of
+                allowed = lambda label: view_of.get(label) in (None, view)  # noqa: E731
+                searchable = sum(1 for v in view_of.values() if v in (None, view))
+            k = min(self.match_settings.shortlist, searchable)
+            while True:
+                labels, similarities = index.search(embedding, k, allowed)
+                candidates = best_per_individual(labels, similarities, individual_of, top)
+                # Widen the search until `top` individuals are found or every photo was seen.
+                if len(candidates) >= top or k >= searchable:
+                    break
+                k = min(2 * k, searchable)
+        return Identification(
+            photo=name,
+            decision=decide(candidates, self.match_settings.threshold),
+            matches=self._matches(candidates),
+            region=region,
+            gallery_size=searchable,
+        )
+
+    def _matches(self, candidates: list[Candidate]) -> list[Match]:
+        rows = {r.id: r for r in self.catalogue.photos([c.photo_id for c in candidates])}
+        return [
+            Match(
+                turtle_id=c.individual_id,
+                score=c.score,
+                photo_id=c.photo_id,
+                photo=self.store.absolute(rows[c.photo_id].file),
+                preview=self.store.absolute(rows[c.photo_id].preview),
+                source_name=rows[c.photo_id].source_name,
+                view=rows[c.photo_id].view,
+            )
+            for c in candidates
+        ]
+
+    # Browsing
+
+    def individuals(self) -> list[tuple[str, int, str]]:
+        """(turtle ID, photo count, created at) for every individual."""
+        return self.catalogue.individuals()
+
+    def photos_of(self, turtle_id: str) -> list[PhotoRow]:
+        return self.catalogue.photos(individual_id=turtle_id)
+
+    def preview_path(self, row: PhotoRow) -> Path:
+        return self.store.absolute(row.preview)
+
+    def __len__(self) -> int:
+        return self.catalogue.count_photos()
+
+    # Index upkeep
+
+    def _sync_index(self, save: bool = False) -> PhotoIndex:
+        """The index, loaded or rebuilt as needed and caught up with the catalogue."""
+        version = self.encoder.model_version
+        dim = self.encoder.info.embedding_size
+        with self._lock:
+            if self._index is None:
+                self._index = self._load_or_rebuild(version, dim)
+                save = save or self._index_dirty
+            embeddings, rows = self.catalogue.embeddings(version, after_id=self._index.max_label)
+            if rows:
+                self._index.add(embeddings, np.array([r[0] for r in rows]))
+                self._remember(rows)
+            if (rows or self._index_dirty) and save:
+                try:
+                    self._index.save(self.index_path)
+                    self._index_dirty = False
+                except OSError as error:
+                    # The index is only a cache: the next start rebuilds it from the catalogue.
+                    log.warning("could not save the index to %s: %s", self.index_path, error)
+            elif rows:
+                self._index_dirty = True
+            return self._index
+
+    _index_dirty = False
+
+    def _load_or_rebuild(self, version: str, dim: int) -> PhotoIndex:
+        _, rows = self.catalogue.embeddings(version)
+        try:
+            index = PhotoIndex.load(self.index_path, dim, version, self.index_settings)
+            indexed = [r for r in rows if r[0] <= index.max_label]
+            if len(indexed) != len(index):
+                raise IndexMismatch(f"index holds {len(index)} photos, catalogue {len(indexed)}")
+            self._remember(indexed)
+            return index
+        except IndexMismatch as reason:
+            if self.index_path.exists() or rows:
+                log.info("rebuilding the index from the catalogue: %s", reason)
+        index = PhotoIndex(dim, version, self.index_settings)
+        self._individual_of, self._view_of = {}, {}
+        self._index_dirty = True
+        return index
+
+    def _remember(self, rows: list[tuple]) -> None:
+        for photo_id, individual, view in rows:
+            self._individual_of[photo_id] = individual
+            self._view_of[photo_id] = view
+
+    def reembed_stale(self, progress: Progress | None = None) -> int:
+        """Re-embed photos another model version embedded, so one space is never mixed with
+        another; returns how many were re-embedded."""
+        stale = self.catalogue.stale_photos(self.encoder.model_version)
+        if not stale:
+            return 0
+        log.info("re-embedding %d photos with %s", len(stale), self.encoder.model_version)
+        updates = []
+        for row in progress(stale) if progress else stale:
+            path = self.store.absolute(row.file)
+            photo = load_photo(path, row.source_name, self.encoder.info.input_size, row.region)
+            updates.append((row.id, self.encoder.embed([crop(photo, row.region)])[0]))
+        with self.catalogue.transaction() as db:
+            for photo_id, embedding in updates:
+                Catalogue.set_embedding(db, photo_id, embedding, self.encoder.model_version)
+        self._index = None  # ids re-embedded below max_label: rebuild rather than patch
+        return len(updates)

@@ -1,0 +1,142 @@
+"""The hnswlib index over gallery embeddings: a cache of the catalogue, never the truth.
+
+Labels are the catalogue's photo ids. The metadata file beside the index records which model
+made the embeddings and which photos are in it, so a stale or foreign index is detected and
+rebuilt rather than trusted.
+"""
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import hnswlib
+import numpy as np
+
+from turtle_id.settings import IndexSettings
+
+
+class IndexMismatch(Exception):
+    """The saved index does not fit the catalogue or model; it must be rebuilt."""
+
+
+@dataclass
+class IndexMeta:
+    model_version: str
+    dim: int
+    count: int
+    max_label: int  # highest photo id indexed; photos above it are added on the next sync
+    sha256: str  # of the index file: hnswlib itself may crash, not raise, on a damaged file
+
+
+class PhotoIndex:
+    """Approximate cosine search over photo embeddings with hnswlib."""
+
+    def __init__(self, dim: int, model_version: str, settings: IndexSettings = IndexSettings()):
+        self.dim = dim
+        self.model_version = model_version
+        self.settings = settings
+        self._index = hnswlib.Index(space="cosine", dim=dim)
+        self._index.init_index(max_elements=1024, ef_construction=settings.ef_construction, M=settings.M)
+        self.max_label = 0
+
+    def __len__(self) -> int:
+        return self._index.get_current_count()
+
+    def add(self, embeddings: np.ndarray, labels: np.ndarray) -> None:
+        """Add embeddings (n, dim) under integer labels (n,)."""
+        if len(labels) == 0:
+            return
+        needed = len(self) + len(labels)
+        if needed > self._index.get_max_elements():
+            # Grow geometrically so a stream of single enrolments does not resize every time.
+            self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
+        self._index.add_items(np.asarray(embeddings, dtype=np.float32), np.asarray(labels))
+        self.max_label = max(self.max_label, int(np.max(labels)))
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: Callable[[int], bool] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest photos to one query embedding (dim,).
+
+        Args:
+            allowed: keeps only labels for which it returns True (e.g. photos of one view).
+
+        Returns:
+            labels (k',) and cosine similarities (k',), best first; k' <= k when fewer photos
+            are in the index or allowed.
+        """
+        k = min(k, len(self))
+        if k == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        # higher ef: better recall, slower search; hnswlib needs ef >= k.
+        self._index.set_ef(max(self.settings.ef, k))
+        try:
+            labels, distances = self._index.knn_query(query.reshape(1, -1), k=k, filter=allowed)
+        except RuntimeError:
+            # hnswlib raises when a filter leaves fewer than k photos; ask for what exists.
+            if allowed is None:
+                raise
+            return self._search_few(query, allowed)
+        return labels[0].astype(np.int64), (1.0 - distances[0]).astype(np.float32)
+
+    def _search_few(self, query: np.ndarray, allowed: Callable[[int], bool]) -> tuple[np.ndarray, np.ndarray]:
+        labels = np.array([x for x in self._index.get_ids_list() if allowed(x)], dtype=np.int64)
+        if len(labels) == 0:
+            return labels, np.zeros(0, dtype=np.float32)
+        vectors = np.asarray(self._index.get_items(labels), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
+        q = query / max(float(np.linalg.norm(query)), 1e-12)
+        similarities = vectors @ q
+        order = np.argsort(-similarities)
+        return labels[order], similarities[order].astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        """Write the index and its metadata (`path` and `path.json`), each atomically."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        self._index.save_index(str(tmp))
+        os.replace(tmp, path)
+        meta = IndexMeta(self.model_version, self.dim, len(self), self.max_label, _sha256(path))
+        meta_tmp = path.with_name(path.name + ".json.tmp")
+        meta_tmp.write_text(json.dumps(meta.__dict__))
+        os.replace(meta_tmp, _meta_path(path))
+
+    @classmethod
+    def load(
+        cls, path: Path, dim: int, model_version: str, settings: IndexSettings = IndexSettings()
+    ) -> "PhotoIndex":
+        """Load a saved index; raises IndexMismatch when it is missing, corrupt or foreign."""
+        try:
+            meta = IndexMeta(**json.loads(_meta_path(path).read_text()))
+        except (OSError, ValueError, TypeError) as error:
+            raise IndexMismatch(f"index metadata unreadable: {error}") from None
+        if meta.model_version != model_version or meta.dim != dim:
+            raise IndexMismatch(
+                f"index made by {meta.model_version} ({meta.dim}-d), encoder is {model_version}"
+            )
+        if not path.is_file() or _sha256(path) != meta.sha256:
+            raise IndexMismatch(f"index file {path} is missing or does not match its checksum")
+        index = cls(dim, model_version, settings)
+        try:
+            index._index.load_index(str(path), max_elements=max(meta.count, 1024))
+        except (RuntimeError, OSError, ValueError) as error:
+            raise IndexMismatch(f"index file unreadable: {error}") from None
+        if len(index) != meta.count:
+            raise IndexMismatch(f"index holds {len(index)} photos, metadata says {meta.count}")
+        index.max_label = meta.max_label
+        return index
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _meta_path(path: Path) -> Path:
+    return path.with_name(path.name + ".json")

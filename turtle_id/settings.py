@@ -1,0 +1,46 @@
+"""Settings, one dataclass per concern, with the environment variables that override them."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+GALLERY_ENV = "TURTLE_ID_GALLERY"
+ENCODER_ENV = "TURTLE_ID_ENCODER"
+THRESHOLD_ENV = "TURTLE_ID_THRESHOLD"
+
+VIEWS = ("top", "left", "right")
+
+
+def default_gallery_dir() -> Path:
+    """`$TURTLE_ID_GALLERY`, else a `gallery` folder in the user's data directory."""
+    if os.environ.get(GALLERY_ENV):
+        return Path(os.environ[GALLERY_ENV]).expanduser()
+    return Path(user_data_dir("turtle-id", appauthor=False)) / "gallery"
+
+
+def default_encoder_path() -> Path:
+    """`$TURTLE_ID_ENCODER`, else the encoder shipped in `assets/`."""
+    return Path(os.environ.get(ENCODER_ENV) or ASSETS / "encoder.onnx")
+
+
+def _default_threshold() -> float:
+    # Chosen from the dev data (README, "Choosing the threshold"): the similarity above which
+    # the best gallery photo is, more often than not, the same individual.
+    return float(os.environ.get(THRESHOLD_ENV) or 0.80)
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    M: int = 16  # hnswlib graph degree: higher = better recall, more memory
+    ef_construction: int = 200  # build-time candidate list: higher = better graph, slower build
+    ef: int = 100  # query-time candidate list (raised to k when k is larger): recall vs speed
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    top: int = 5  # individuals returned per query
+    threshold: float = field(default_factory=_default_threshold)  # cosine similarity, -1..1
+    shortlist: int = 50  # photos fetched from the index before aggregating per individual
