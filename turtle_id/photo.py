@@ -12,7 +12,6 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MIN_SIDE = 32  # pixels: smaller photos cannot show a face pattern
-MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # Pillow's decompression-bomb limit (about 89 megapixels)
 
 Region = tuple[int, int, int, int]  # x, y, w, h in pixels of the upright photo as stored
 
@@ -36,8 +35,10 @@ def parse_region(text: str | None) -> Region | None:
     parts = text.replace(" ", "").split(",")
     try:
         x, y, w, h = (int(float(p)) for p in parts)
-    except ValueError:
-        raise ValueError(f"region {text!r} is not x,y,w,h in pixels: write e.g. 120,80,400,300")
+    except (ValueError, OverflowError):  # OverflowError: int(float("inf"))
+        raise ValueError(
+            f"region {text!r} is not x,y,w,h in pixels: write e.g. 120,80,400,300"
+        ) from None
     if w <= 0 or h <= 0 or x < 0 or y < 0:
         raise ValueError(f"region {text!r} needs x, y >= 0 and w, h > 0")
     return x, y, w, h
@@ -70,15 +71,16 @@ def load_photo(
             taken = _taken(image)
             _check_still(image, name)
             _check_size(full, name)
-            if image.format == "JPEG" and target:
+            if image.format in ("JPEG", "MPO") and target:
                 _draft(image, full, target, region)
             image.load()
             image = ImageOps.exif_transpose(image)
             rgb = _to_rgb(image)
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            # Read the limit now (about 89 megapixels by default): a caller may have changed it.
             raise PhotoError(
-                f"{name}: larger than {MAX_PIXELS:,} pixels, Pillow's decompression-bomb limit: "
-                "resize it below that (a phone photo of 12-50 MP is fine)"
+                f"{name}: larger than {Image.MAX_IMAGE_PIXELS:,} pixels, Pillow's "
+                "decompression-bomb limit: resize it below that (a phone photo of 12-50 MP is fine)"
             ) from None
         except UnidentifiedImageError:
             raise PhotoError(
@@ -145,7 +147,9 @@ def _taken(image: Image.Image) -> str | None:
 
 
 def _check_still(image: Image.Image, name: str) -> None:
-    if getattr(image, "n_frames", 1) > 1 and image.format != "TIFF":
+    # Multi-page TIFFs and MPO (a JPEG followed by a preview or depth map, written by many
+    # cameras and phones) are still photos: the first frame is the photo.
+    if getattr(image, "n_frames", 1) > 1 and image.format not in ("TIFF", "MPO"):
         raise PhotoError(f"{name}: an animation ({image.n_frames} frames): upload a still photo")
 
 
@@ -159,11 +163,13 @@ def _check_size(size: tuple[int, int], name: str) -> None:
 
 def _draft(image: Image.Image, full: tuple[int, int], target: int, region: Region | None) -> None:
     # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale in the DCT, several times faster than a
-    # full decode followed by a resize; Pillow picks the smallest scale that keeps `requested`.
+    # full decode followed by a resize. Pillow picks the largest reduction r with
+    # width // requested_width >= r, so asking for width // r gets exactly r.
     smaller_side = min(region[2:]) if region else min(full)
-    factor = max(target / max(smaller_side, 1), 1 / 8)
-    if factor < 1:
-        image.draft("RGB", (int(image.width * factor) + 1, int(image.height * factor) + 1))
+    for reduction in (8, 4, 2):
+        if smaller_side // reduction >= target:
+            image.draft("RGB", (image.width // reduction, image.height // reduction))
+            return
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
