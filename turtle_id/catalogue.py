@@ -114,7 +114,9 @@ class Catalogue:
         rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE sha256 = ?", (sha256,))
         return _photo_row(rows[0]) if rows else None
 
-    def photos(self, ids: list[int] | None = None, individual_id: str | None = None) -> list[PhotoRow]:
+    def photos(
+        self, ids: list[int] | None = None, individual_id: str | None = None
+    ) -> list[PhotoRow]:
         sql, args = f"SELECT {_PHOTO_COLUMNS} FROM photos", ()
         if ids is not None:
             sql += f" WHERE id IN ({','.join('?' * len(ids))})"
@@ -143,7 +145,9 @@ class Catalogue:
     def count_photos(self, model_version: str | None = None) -> int:
         if model_version is None:
             return self._query("SELECT COUNT(*) FROM photos")[0][0]
-        return self._query("SELECT COUNT(*) FROM photos WHERE model_version = ?", (model_version,))[0][0]
+        return self._query("SELECT COUNT(*) FROM photos WHERE model_version = ?", (model_version,))[
+            0
+        ][0]
 
     def stale_photos(self, model_version: str) -> list[PhotoRow]:
         """Photos whose embedding another model made: they must be re-embedded before use."""
@@ -214,7 +218,9 @@ class Catalogue:
         return photo_id
 
     @staticmethod
-    def set_embedding(db: sqlite3.Connection, photo_id: int, embedding: np.ndarray, model_version: str) -> None:
+    def set_embedding(
+        db: sqlite3.Connection, photo_id: int, embedding: np.ndarray, model_version: str
+    ) -> None:
         db.execute(
             "UPDATE photos SET embedding = ?, model_version = ? WHERE id = ?",
             (np.asarray(embedding, dtype=np.float32).tobytes(), model_version, photo_id),
@@ -234,7 +240,9 @@ def _photo_row(row: tuple) -> PhotoRow:
     return PhotoRow(*values)
 
 
-def _log(db: sqlite3.Connection, at: str, action: str, individual_id, photo_id, detail: dict) -> None:
+def _log(
+    db: sqlite3.Connection, at: str, action: str, individual_id, photo_id, detail: dict
+) -> None:
     db.execute(
         "INSERT INTO events (at, action, individual_id, photo_id, detail) VALUES (?, ?, ?, ?, ?)",
         (at, action, individual_id, photo_id, json.dumps(detail)),

@@ -56,12 +56,18 @@ def read_zindi(root: Path) -> Collection:
         view = _view(row.get("image_location"))
         where = f"{root / 'train.csv'} line {line}"
         if path is None:
-            problems.append(f"{where}: no photo images/{row['image_id']}.JPG: add it or drop the row")
+            problems.append(
+                f"{where}: no photo images/{row['image_id']}.JPG: add it or drop the row"
+            )
             continue
         if view is False:
             problems.append(f"{where}: view {row['image_location']!r} is not one of {VIEWS}")
             continue
-        extra = {k: v for k, v in row.items() if k not in ("image_id", "image_location", "turtle_id", "date") and v}
+        extra = {
+            k: v
+            for k, v in row.items()
+            if k not in ("image_id", "image_location", "turtle_id", "date") and v
+        }
         records.append(
             PhotoRecord(path, row["turtle_id"].strip(), view, row.get("date") or None, extra=extra)
         )
@@ -88,7 +94,9 @@ def read_labels_csv(path: Path, use_regions: bool = True, labelled: bool = True)
             try:
                 region = tuple(int(float(row[c])) for c in REGION_COLUMNS)
             except ValueError:
-                problems.append(f"{where}: head box {[row[c] for c in REGION_COLUMNS]} is not numbers")
+                problems.append(
+                    f"{where}: head box {[row[c] for c in REGION_COLUMNS]} is not numbers"
+                )
                 continue
             if region[2] <= 0 or region[3] <= 0:
                 problems.append(f"{where}: head box {region} has no area: fix head_w and head_h")
@@ -131,7 +139,9 @@ def photos_in(inputs: list[Path]) -> Collection:
     for item in map(Path, inputs):
         if item.suffix.lower() == ".csv":
             collection = read_labels_csv(item, labelled=False)
-            records += [PhotoRecord(r.path, None, r.view, r.date, r.region) for r in collection.records]
+            records += [
+                PhotoRecord(r.path, None, r.view, r.date, r.region) for r in collection.records
+            ]
             problems += collection.problems
         elif item.is_dir():
             records += [

@@ -25,6 +25,7 @@ class EncoderInfo:
     std: tuple[float, float, float]
     embedding_size: int
     training_data: str
+    match_threshold: float  # the model's own "match" similarity, measured at export
 
 
 class Encoder:
@@ -54,7 +55,9 @@ class Encoder:
         self.input_name = self.session.get_inputs()[0].name
         global _logged_provider
         if not _logged_provider:
-            log.info("encoder %s (%s) runs on %s", path.name, self.info.model_version, self.provider)
+            log.info(
+                "encoder %s (%s) runs on %s", path.name, self.info.model_version, self.provider
+            )
             _logged_provider = True
         self._mean = np.array(self.info.mean, dtype=np.float32).reshape(1, 1, 3)
         self._std = np.array(self.info.std, dtype=np.float32).reshape(1, 1, 3)
@@ -95,6 +98,7 @@ def _read_info(session: ort.InferenceSession, path: Path) -> EncoderInfo:
             std=tuple(json.loads(meta["std"])),
             embedding_size=int(meta["embedding_size"]),
             training_data=meta.get("training_data", "unknown"),
+            match_threshold=float(meta.get("match_threshold", 0.7)),
         )
     except (KeyError, ValueError) as error:
         raise ValueError(

@@ -179,7 +179,9 @@ class Gallery:
         else:
             existing = self.catalogue.individual_named(turtle_id or "")
             if not existing:
-                raise ValueError(f"no turtle {turtle_id!r} in the gallery: choose one of the matches")
+                raise ValueError(
+                    f"no turtle {turtle_id!r} in the gallery: choose one of the matches"
+                )
             turtle_id = existing
         record = PhotoRecord(Path(name), turtle_id, view, region=region)
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
@@ -193,7 +195,9 @@ class Gallery:
         self._commit([prepared], summary, generate=turtle_id is None)
         return summary.new_individuals[0] if turtle_id is None else turtle_id, summary.photo_ids[0]
 
-    def _prepare(self, records: list[PhotoRecord], summary: EnrolSummary, progress: Progress | None) -> list[_Prepared]:
+    def _prepare(
+        self, records: list[PhotoRecord], summary: EnrolSummary, progress: Progress | None
+    ) -> list[_Prepared]:
         """Read, deduplicate, decode and embed: everything that can fail, before any write."""
         seen: dict[str, str] = {}
         todo: list[tuple[PhotoRecord, bytes, str]] = []
@@ -237,13 +241,17 @@ class Gallery:
                     prepared.append(result)
         return prepared
 
-    def _prepare_one(self, record: PhotoRecord, data: bytes, name: str, sha: str | None = None) -> _Prepared:
+    def _prepare_one(
+        self, record: PhotoRecord, data: bytes, name: str, sha: str | None = None
+    ) -> _Prepared:
         photo = load_photo(data, name, target=self.encoder.info.input_size, region=record.region)
         picture = crop(photo, record.region, name)
         embedding = self.encoder.embed([picture])[0]
         return _Prepared(record, data, sha or sha256_of(data), embedding, photo.image, photo.taken)
 
-    def _commit(self, prepared: list[_Prepared], summary: EnrolSummary, generate: bool = False) -> None:
+    def _commit(
+        self, prepared: list[_Prepared], summary: EnrolSummary, generate: bool = False
+    ) -> None:
         created_files: list[Path] = []
         try:
             with self.catalogue.transaction() as db:
@@ -276,11 +284,15 @@ class Gallery:
                         "extra": record.extra,
                         "model_version": self.encoder.model_version,
                     }
-                    photo_id = Catalogue.add_photo(db, fields, item.embedding, {"source": str(record.path)})
+                    photo_id = Catalogue.add_photo(
+                        db, fields, item.embedding, {"source": str(record.path)}
+                    )
                     summary.photo_ids.append(photo_id)
         except BaseException:
             for path in created_files:
                 path.unlink(missing_ok=True)
+                if not any(path.parent.iterdir()):
+                    path.parent.rmdir()
             summary.new_individuals.clear()
             summary.photo_ids.clear()
             raise
@@ -340,11 +352,17 @@ class Gallery:
                 k = min(2 * k, searchable)
         return Identification(
             photo=name,
-            decision=decide(candidates, self.match_settings.threshold),
+            decision=decide(candidates, self.threshold),
             matches=self._matches(candidates),
             region=region,
             gallery_size=searchable,
         )
+
+    @property
+    def threshold(self) -> float:
+        """Similarity for a "match": the configured one, else the encoder's own."""
+        configured = self.match_settings.threshold
+        return configured if configured is not None else self.encoder.info.match_threshold
 
     def _matches(self, candidates: list[Candidate]) -> list[Match]:
         rows = {r.id: r for r in self.catalogue.photos([c.photo_id for c in candidates])}

@@ -39,7 +39,9 @@ class PhotoIndex:
         self.model_version = model_version
         self.settings = settings
         self._index = hnswlib.Index(space="cosine", dim=dim)
-        self._index.init_index(max_elements=1024, ef_construction=settings.ef_construction, M=settings.M)
+        self._index.init_index(
+            max_elements=1024, ef_construction=settings.ef_construction, M=settings.M
+        )
         self.max_label = 0
 
     def __len__(self) -> int:
@@ -82,7 +84,9 @@ class PhotoIndex:
             return self._search_few(query, allowed)
         return labels[0].astype(np.int64), (1.0 - distances[0]).astype(np.float32)
 
-    def _search_few(self, query: np.ndarray, allowed: Callable[[int], bool]) -> tuple[np.ndarray, np.ndarray]:
+    def _search_few(
+        self, query: np.ndarray, allowed: Callable[[int], bool]
+    ) -> tuple[np.ndarray, np.ndarray]:
         labels = np.array([x for x in self._index.get_ids_list() if allowed(x)], dtype=np.int64)
         if len(labels) == 0:
             return labels, np.zeros(0, dtype=np.float32)

@@ -27,7 +27,9 @@ class PhotoStore:
             f"previews/{sha256[:2]}/{sha256}.jpg",
         )
 
-    def put(self, data: bytes, sha256: str, suffix: str, picture: Image.Image) -> tuple[list[Path], tuple[str, str]]:
+    def put(
+        self, data: bytes, sha256: str, suffix: str, picture: Image.Image
+    ) -> tuple[list[Path], tuple[str, str]]:
         """Write the original and a preview of `picture` unless present.
 
         Returns:

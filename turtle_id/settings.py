@@ -26,10 +26,11 @@ def default_encoder_path() -> Path:
     return Path(os.environ.get(ENCODER_ENV) or ASSETS / "encoder.onnx")
 
 
-def _default_threshold() -> float:
-    # Chosen from the dev data (README, "Choosing the threshold"): the similarity above which
-    # the best gallery photo is, more often than not, the same individual.
-    return float(os.environ.get(THRESHOLD_ENV) or 0.80)
+def _default_threshold() -> float | None:
+    # None defers to the encoder's own threshold, measured on the dev data when it was
+    # exported (its ONNX metadata): a threshold belongs to the embedding space that made it.
+    value = os.environ.get(THRESHOLD_ENV)
+    return float(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -42,5 +43,6 @@ class IndexSettings:
 @dataclass(frozen=True)
 class MatchSettings:
     top: int = 5  # individuals returned per query
-    threshold: float = field(default_factory=_default_threshold)  # cosine similarity, -1..1
+    # cosine similarity, -1..1, for a "match"; None = the encoder's own (ONNX metadata)
+    threshold: float | None = field(default_factory=_default_threshold)
     shortlist: int = 50  # photos fetched from the index before aggregating per individual

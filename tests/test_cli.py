@@ -1,0 +1,105 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.synthetic import write_individuals
+from turtle_id.cli import main
+
+
+@pytest.fixture
+def labelled(tmp_path):
+    """A folder-per-individual collection of 6 synthetic turtles, 2 shots each, plus a
+    third shot of each kept apart as queries."""
+    photos = write_individuals(tmp_path / "data", n_individuals=6, shots=3)
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    for individual, paths in photos.items():
+        paths[2].rename(queries / f"{individual}.jpg")
+    return tmp_path / "data", queries
+
+
+def _run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_enroll_then_identify_json_follows_the_contract(tmp_path, labelled, capsys):
+    data, queries = labelled
+    gallery = tmp_path / "gallery"
+    code, out, err = _run(capsys, "enroll", data, "--gallery", gallery)
+    assert code == 0
+    assert "enrolled 12 photos (6 new individuals), 0 already in the gallery, 0 problems" in out
+    code, out, err = _run(capsys, "identify", queries, "--gallery", gallery, "--json", "--threshold", "0.5")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 6
+    for line in lines:
+        assert set(line) >= {"photo", "decision", "matches"}
+        assert line["decision"] == "match"
+        assert len(line["matches"]) == 5
+        best = line["matches"][0]
+        assert set(best) >= {"turtle_id", "score", "photo"}
+        assert best["turtle_id"] == line["photo"].rsplit("/", 1)[1][:-4]  # queries/indNN.jpg
+        assert best["score"] >= line["matches"][1]["score"]
+
+
+def test_identify_top_and_gallery_from_the_environment(tmp_path, labelled, capsys, monkeypatch):
+    data, queries = labelled
+    monkeypatch.setenv("TURTLE_ID_GALLERY", str(tmp_path / "env-gallery"))
+    assert _run(capsys, "enroll", data)[0] == 0
+    code, out, _ = _run(capsys, "identify", queries / "ind01.jpg", "--top", "2", "--json")
+    assert code == 0 and len(json.loads(out)["matches"]) == 2
+    assert (tmp_path / "env-gallery" / "gallery.sqlite").is_file()
+
+
+def test_enroll_reports_bad_rows_by_file_and_reason_and_enrols_the_rest(tmp_path, labelled, capsys):
+    data, _ = labelled
+    (data / "ind00" / "empty.jpg").write_bytes(b"")
+    (data / "ind01" / "notes.jpg").write_text("field notes, not a photo")
+    code, out, err = _run(capsys, "enroll", data, "--gallery", tmp_path / "g")
+    assert code == 0
+    assert "enrolled 12 photos" in out and "2 problems" in out
+    assert "empty.jpg: photo is 0 bytes: upload a JPEG, PNG, WebP or TIFF" in err
+    assert "notes.jpg: not a photo Pillow can read" in err
+
+
+def test_identify_of_a_damaged_photo_fails_with_its_name_and_a_non_zero_exit(tmp_path, labelled, capsys):
+    data, queries = labelled
+    _run(capsys, "enroll", data, "--gallery", tmp_path / "g")
+    truncated = tmp_path / "cut.jpg"
+    truncated.write_bytes((queries / "ind00.jpg").read_bytes()[:400])
+    code, out, err = _run(capsys, "identify", truncated, "--gallery", tmp_path / "g", "--json")
+    assert code == 1 and out == ""
+    assert "cut.jpg" in err and "damaged or truncated" in err
+
+
+def test_enroll_of_a_folder_that_is_no_collection_explains_the_layouts(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, _, err = _run(capsys, "enroll", tmp_path / "empty", "--gallery", tmp_path / "g")
+    assert code == 1 and "sub-folder" in err
+
+
+def test_identify_against_an_empty_gallery_warns_and_answers_new(tmp_path, labelled, capsys):
+    _, queries = labelled
+    code, out, err = _run(capsys, "identify", queries / "ind00.jpg", "--gallery", tmp_path / "g", "--json")
+    assert code == 0 and "gallery" in err and "empty" in err
+    assert json.loads(out) == {"photo": str(queries / "ind00.jpg"), "decision": "new", "region": None, "matches": []}
+
+
+def test_evaluate_prints_map5_and_writes_json(tmp_path, labelled, capsys):
+    data, _ = labelled
+    report = tmp_path / "report.json"
+    code, out, _ = _run(capsys, "evaluate", data, "--json", report)
+    assert code == 0 and out.startswith("map@5 1.000  top-1 1.000  top-5 1.000")
+    assert json.loads(report.read_text())["queries"] == 6
+
+
+@pytest.mark.parametrize("command", ["enroll", "identify", "evaluate"])
+def test_every_command_has_help(command):
+    result = subprocess.run(
+        [sys.executable, "-m", "turtle_id", command, "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "--gallery" in result.stdout

@@ -1,0 +1,88 @@
+import pytest
+
+from tests.synthetic import photo_of
+from turtle_id.datasets import photos_in, read_collection
+
+
+def _photo(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    photo_of(0, 0).save(path)
+    return path
+
+
+def test_zindi_layout_reads_ids_views_and_keeps_extra_columns(tmp_path):
+    _photo(tmp_path / "images" / "ID_A.JPG")
+    _photo(tmp_path / "images" / "ID_B.jpg")
+    (tmp_path / "train.csv").write_text(
+        "image_id,image_location,turtle_id,date,site\n"
+        "ID_A,Right,t_1,2021-01-02,Laganas\n"
+        "ID_B,top,t_2,,\n"
+        "ID_C,left,t_3,,\n"
+        "ID_A,front,t_1,,\n"
+    )
+    collection = read_collection(tmp_path)
+    assert [(r.path.name, r.individual_id, r.view, r.date) for r in collection.records] == [
+        ("ID_A.JPG", "t_1", "right", "2021-01-02"),
+        ("ID_B.jpg", "t_2", "top", None),
+    ]
+    assert collection.records[0].extra == {"site": "Laganas"}
+    assert len(collection.problems) == 2
+    assert "line 4: no photo images/ID_C.JPG" in collection.problems[0]
+    assert "line 5: view 'front'" in collection.problems[1]
+
+
+def test_labels_csv_reads_regions_relative_paths_and_reports_bad_rows(tmp_path):
+    _photo(tmp_path / "images" / "a.jpg")
+    (tmp_path / "labels.csv").write_text(
+        "file,individual_id,view,date,head_x,head_y,head_w,head_h\n"
+        "images/a.jpg,T1,left,2020-05-01,10,20,30,40\n"
+        "images/a.jpg,T1,,,,,,\n"
+        "images/missing.jpg,T2,left,,1,1,1,1\n"
+        "images/a.jpg,T1,left,,1,1,0,5\n"
+    )
+    collection = read_collection(tmp_path)
+    assert [(r.individual_id, r.view, r.region) for r in collection.records] == [
+        ("T1", "left", (10, 20, 30, 40)),
+        ("T1", None, None),
+    ]
+    assert len(collection.problems) == 2
+    assert "labels.csv line 4: no photo images/missing.jpg" in collection.problems[0]
+    assert "labels.csv line 5: head box (1, 1, 0, 5) has no area" in collection.problems[1]
+    assert read_collection(tmp_path, use_regions=False).records[0].region is None
+
+
+def test_a_csv_without_its_required_columns_names_them(tmp_path):
+    (tmp_path / "labels.csv").write_text("path,animal\nx.jpg,a\n")
+    with pytest.raises(ValueError, match="missing column\\(s\\) file, individual_id"):
+        read_collection(tmp_path)
+
+
+def test_folder_per_individual_layout(tmp_path):
+    _photo(tmp_path / "Shelly" / "1.jpg")
+    _photo(tmp_path / "Shelly" / "2.png")
+    _photo(tmp_path / "Crush" / "x.jpg")
+    (tmp_path / "Crush" / "notes.txt").write_text("not a photo")
+    collection = read_collection(tmp_path)
+    assert sorted((r.individual_id, r.path.name) for r in collection.records) == [
+        ("Crush", "x.jpg"),
+        ("Shelly", "1.jpg"),
+        ("Shelly", "2.png"),
+    ]
+
+
+def test_an_empty_folder_explains_the_layouts(tmp_path):
+    with pytest.raises(ValueError, match="sub-folder"):
+        read_collection(tmp_path)
+
+
+def test_identify_inputs_accept_photos_folders_and_a_labels_csv_ignoring_ids(tmp_path):
+    a = _photo(tmp_path / "q" / "a.jpg")
+    b = _photo(tmp_path / "q" / "sub" / "b.jpg")
+    (tmp_path / "q" / "labels.csv").write_text("file,individual_id,view,head_x,head_y,head_w,head_h\na.jpg,T9,right,1,2,3,4\n")
+    from_csv = photos_in([tmp_path / "q" / "labels.csv"])
+    assert [(r.path, r.individual_id, r.view, r.region) for r in from_csv.records] == [
+        (a.resolve(), None, "right", (1, 2, 3, 4))
+    ]
+    assert [r.path for r in photos_in([tmp_path / "q"]).records] == [a, b]
+    missing = photos_in([a, tmp_path / "nope.jpg"])
+    assert len(missing.records) == 1 and "nope.jpg: no such file" in missing.problems[0]

@@ -1,0 +1,190 @@
+import sqlite3
+
+import numpy as np
+import pytest
+
+from tests.synthetic import photo_of, write_individuals
+from turtle_id.catalogue import Catalogue
+from turtle_id.datasets import PhotoRecord
+from turtle_id.gallery import Gallery, validate_individual_id
+from turtle_id.matching import MATCH, NEW
+from turtle_id.settings import MatchSettings
+
+
+@pytest.fixture
+def photos(tmp_path):
+    return write_individuals(tmp_path / "photos", n_individuals=6, shots=3)
+
+
+def _records(photos, shots=(0, 1)):
+    return [PhotoRecord(paths[s], individual) for individual, paths in photos.items() for s in shots]
+
+
+def _state(root):
+    """Everything a gallery holds: rows of each table and the set of stored files."""
+    db = sqlite3.connect(root / "gallery.sqlite")
+    tables = {t: db.execute(f"SELECT * FROM {t}").fetchall() for t in ("individuals", "photos", "events")}
+    db.close()
+    stored = [*(root / "photos").rglob("*"), *(root / "previews").rglob("*")]
+    files = sorted(str(p.relative_to(root)) for p in stored)  # folders too: none may be left
+    return tables, files
+
+
+def test_a_photo_of_an_enrolled_individual_ranks_that_individual_first(tmp_path, photos, encoder):
+    gallery = Gallery(tmp_path / "g", encoder)
+    summary = gallery.enrol(_records(photos))
+    assert (summary.added, len(summary.new_individuals), summary.problems) == (12, 6, [])
+    for individual, paths in photos.items():
+        answer = gallery.identify(paths[2])  # the third shot was never enrolled
+        assert answer.matches[0].turtle_id == individual
+        assert len(answer.matches) == 5
+        assert [m.score for m in answer.matches] == sorted((m.score for m in answer.matches), reverse=True)
+        assert len({m.turtle_id for m in answer.matches}) == 5  # one entry per individual
+
+
+def test_the_same_photo_enrolled_twice_is_one_photo(tmp_path, photos, encoder):
+    gallery = Gallery(tmp_path / "g", encoder)
+    gallery.enrol(_records(photos))
+    again = gallery.enrol(_records(photos))
+    assert (again.added, again.already) == (0, 12)
+    assert len(gallery) == 12
+
+
+def test_the_same_photo_under_another_individual_is_reported_not_enrolled(tmp_path, photos, encoder):
+    gallery = Gallery(tmp_path / "g", encoder)
+    path = photos["ind00"][0]
+    gallery.enrol([PhotoRecord(path, "ind00")])
+    summary = gallery.enrol([PhotoRecord(path, "ind01")])
+    assert summary.added == 0
+    assert "already enrolled as 'ind00'" in summary.problems[0]
+
+
+def test_a_failed_enrolment_leaves_the_gallery_exactly_as_it_was(tmp_path, photos, encoder, monkeypatch):
+    root = tmp_path / "g"
+    gallery = Gallery(root, encoder)
+    gallery.enrol(_records(photos, shots=(0,)))
+    before = _state(root)
+    calls = []
+    real_add_photo = Catalogue.add_photo
+
+    def failing_add_photo(db, fields, embedding, detail):
+        calls.append(fields["sha256"])
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return real_add_photo(db, fields, embedding, detail)
+
+    monkeypatch.setattr(Catalogue, "add_photo", staticmethod(failing_add_photo))
+    with pytest.raises(OSError, match="disk full"):
+        gallery.enrol(_records(photos, shots=(1, 2)))
+    assert len(calls) == 3
+    assert _state(root) == before
+    monkeypatch.undo()
+    # The gallery still works, and the photos that failed can be enrolled afterwards.
+    assert gallery.enrol(_records(photos, shots=(1,))).added == 6
+
+
+def test_registering_a_new_turtle_is_used_by_the_very_next_query(tmp_path, photos, encoder):
+    gallery = Gallery(tmp_path / "g", encoder)
+    gallery.enrol(_records({k: v for k, v in photos.items() if k != "ind05"}))
+    query = photos["ind05"][0]
+    assert gallery.identify(query).matches[0].turtle_id != "turtle-0001"
+    turtle_id, _ = gallery.register(query.read_bytes(), "field.jpg")
+    assert turtle_id == "turtle-0001"
+    answer = gallery.identify(query)
+    assert answer.matches[0].turtle_id == "turtle-0001"
+    assert answer.matches[0].score == pytest.approx(1.0, abs=1e-4)
+    assert answer.decision == MATCH
+    # Adding the next shot to the confirmed turtle also counts at once.
+    gallery.register(photos["ind05"][1], "second.jpg", turtle_id="turtle-0001", new=False)
+    assert [r.source_name for r in gallery.photos_of("turtle-0001")] == ["field.jpg", "second.jpg"]
+
+
+def test_registration_is_seen_by_another_gallery_object_on_the_same_folder(tmp_path, photos, encoder):
+    first = Gallery(tmp_path / "g", encoder)
+    second = Gallery(tmp_path / "g", encoder)  # e.g. the app while the CLI enrols
+    first.enrol(_records(photos, shots=(0,)))
+    assert second.identify(photos["ind03"][1]).matches[0].turtle_id == "ind03"
+
+
+def test_generated_ids_are_sequential_and_typed_names_must_be_unique(tmp_path, photos, encoder):
+    gallery = Gallery(tmp_path / "g", encoder)
+    assert gallery.register(photos["ind00"][0], "a.jpg")[0] == "turtle-0001"
+    assert gallery.register(photos["ind01"][0], "b.jpg", turtle_id="Shelly")[0] == "Shelly"
+    assert gallery.register(photos["ind02"][0], "c.jpg")[0] == "turtle-0002"
+    with pytest.raises(ValueError, match="'shelly' already exists"):
+        gallery.register(photos["ind03"][0], "d.jpg", turtle_id="shelly")
+    with pytest.raises(ValueError, match="already in the gallery as turtle 'Shelly'"):
+        gallery.register(photos["ind01"][0], "b-again.jpg")
+    with pytest.raises(ValueError, match="no turtle 'Nobody'"):
+        gallery.register(photos["ind04"][0], "e.jpg", turtle_id="Nobody", new=False)
+    assert [i for i, _, _ in gallery.individuals()] == ["Shelly", "turtle-0001", "turtle-0002"]
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", "a\\b", "", "  ", "x" * 65, "-dash", "tab\there"])
+def test_turtle_ids_with_path_characters_or_bad_shape_are_refused(name):
+    with pytest.raises(ValueError, match="turtle ID"):
+        validate_individual_id(name)
+
+
+def test_a_readable_turtle_id_is_accepted_stripped():
+    assert validate_individual_id("  SE010 (Zakynthos) ") == "SE010 (Zakynthos)"
+
+
+def test_an_empty_gallery_answers_new_with_no_matches(tmp_path, photos, encoder):
+    answer = Gallery(tmp_path / "g", encoder).identify(photos["ind00"][0])
+    assert (answer.decision, answer.matches) == (NEW, [])
+
+
+def test_decision_follows_the_configured_threshold(tmp_path, photos, encoder):
+    records = _records(photos)
+    strict = Gallery(tmp_path / "g", encoder, MatchSettings(threshold=1.01))
+    strict.enrol(records)
+    assert strict.identify(photos["ind00"][0]).decision == NEW
+    lenient = Gallery(tmp_path / "g", encoder, MatchSettings(threshold=-1.0))
+    assert lenient.identify(photos["ind00"][2]).decision == MATCH
+
+
+def test_view_restricts_matching_to_that_view_or_unknown_view(tmp_path, photos, encoder):
+    gallery = Gallery(tmp_path / "g", encoder)
+    gallery.enrol(
+        [PhotoRecord(photos["ind00"][0], "ind00", view="left")]
+        + [PhotoRecord(photos["ind01"][0], "ind01", view="right")]
+        + [PhotoRecord(photos["ind02"][0], "ind02")]
+    )
+    seen = {m.turtle_id for m in gallery.identify(photos["ind00"][1], view="right").matches}
+    assert seen == {"ind01", "ind02"}
+    assert gallery.identify(photos["ind00"][1], view="left").matches[0].turtle_id == "ind00"
+
+
+def test_a_region_crops_the_query_before_embedding(tmp_path, encoder):
+    # Individual A is the left half of a canvas; a query cropped to the left half of the
+    # same canvas must match A exactly.
+    canvas = np.concatenate([np.asarray(photo_of(1, 0)), np.asarray(photo_of(2, 0))], axis=1)
+    from PIL import Image
+
+    whole = tmp_path / "whole.png"
+    Image.fromarray(canvas).save(whole)
+    left = tmp_path / "left.png"
+    Image.fromarray(canvas[:, :320]).save(left)
+    gallery = Gallery(tmp_path / "g", encoder)
+    Image.fromarray(canvas[:, 320:]).save(tmp_path / "right.png")
+    gallery.enrol([PhotoRecord(left, "A"), PhotoRecord(tmp_path / "right.png", "B")])
+    answer = gallery.identify(whole, region=(0, 0, 320, 240))
+    assert answer.matches[0].turtle_id == "A"
+    assert answer.matches[0].score == pytest.approx(1.0, abs=1e-3)
+    assert answer.region == (0, 0, 320, 240)
+
+
+def test_a_missing_corrupt_or_foreign_index_is_rebuilt_from_the_catalogue(tmp_path, photos, encoder):
+    root = tmp_path / "g"
+    Gallery(root, encoder).enrol(_records(photos))
+    index_file = root / "index" / "photos.hnsw"
+    expected = Gallery(root, encoder).identify(photos["ind04"][2]).as_json()["matches"]
+
+    index_file.write_bytes(b"garbage")
+    assert Gallery(root, encoder).identify(photos["ind04"][2]).as_json()["matches"] == expected
+    index_file.unlink()
+    assert Gallery(root, encoder).identify(photos["ind04"][2]).as_json()["matches"] == expected
+    meta = index_file.with_name("photos.hnsw.json")
+    meta.write_text(meta.read_text().replace(encoder.model_version, "some-other-model"))
+    assert Gallery(root, encoder).identify(photos["ind04"][2]).as_json()["matches"] == expected

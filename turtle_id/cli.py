@@ -1,0 +1,197 @@
+"""Command line: enroll, identify and evaluate.
+
+python -m turtle_id enroll ../shared/data/turtle-profiles-dev
+python -m turtle_id identify photo.jpg --json
+python -m turtle_id evaluate ../shared/data/seaturtleid-dev --json results.json
+"""
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from turtle_id.datasets import photos_in, read_collection
+from turtle_id.encoder import Encoder
+from turtle_id.evaluation import EvaluationSettings, evaluate
+from turtle_id.gallery import Gallery
+from turtle_id.photo import PhotoError, parse_region
+from turtle_id.settings import (
+    GALLERY_ENV,
+    VIEWS,
+    MatchSettings,
+    default_encoder_path,
+    default_gallery_dir,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
+    )
+    try:
+        return args.command(args)
+    except (ValueError, FileNotFoundError, PhotoError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m turtle_id", description="Turtle ID: who is this turtle?"
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(command=func)
+        p.add_argument(
+            "--gallery",
+            type=Path,
+            default=None,
+            help=f"gallery folder (default: ${GALLERY_ENV}, else {default_gallery_dir()})",
+        )
+        p.add_argument(
+            "--encoder", type=Path, default=None, help="ONNX encoder (default: assets/encoder.onnx)"
+        )
+        p.add_argument("-v", "--verbose", action="store_true", help="log what is loaded and where")
+        return p
+
+    p = command("enroll", _enroll, "Add labelled photos to the gallery.")
+    p.add_argument(
+        "data",
+        type=Path,
+        help="a folder in the Zindi layout (train.csv + images/), with a labels.csv "
+        "(file,individual_id[,view,date,head_x,head_y,head_w,head_h]), "
+        "or one sub-folder per individual",
+    )
+    p.add_argument("--no-regions", action="store_true", help="ignore head boxes; use whole photos")
+
+    p = command("identify", _identify, "Rank the gallery's turtles for each photo.")
+    p.add_argument(
+        "inputs", type=Path, nargs="+", metavar="INPUT", help="photos, folders, or a labels.csv"
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        default=MatchSettings.top,
+        help="individuals to list per photo (default 5)",
+    )
+    p.add_argument(
+        "--view", choices=VIEWS, help="match only gallery photos of this view (or unknown view)"
+    )
+    p.add_argument("--region", help="x,y,w,h in pixels: the part of each photo to use")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="similarity for 'match' (default: the encoder's own, or $TURTLE_ID_THRESHOLD)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
+
+    p = command(
+        "evaluate", _evaluate, "Split a labelled collection by date and score identification."
+    )
+    p.add_argument("data", type=Path, help="a labelled folder, in any layout enroll reads")
+    p.add_argument(
+        "--json", type=Path, dest="json_out", help="write the figures and per-query results here"
+    )
+    p.add_argument("--no-regions", action="store_true", help="ignore head boxes; use whole photos")
+    p.add_argument("--ignore-view", action="store_true", help="match queries against every view")
+    p.add_argument("--seed", type=int, default=0, help="split seed for undated collections")
+    return parser
+
+
+def _encoder(args) -> Encoder:
+    return Encoder(args.encoder or default_encoder_path())
+
+
+def _gallery(args, match: MatchSettings | None = None) -> Gallery:
+    root = args.gallery or default_gallery_dir()
+    return Gallery(root, _encoder(args), match, progress=_bar("re-embedding"))
+
+
+def _bar(desc: str):
+    return lambda items: tqdm(items, desc=desc, mininterval=1, file=sys.stderr, leave=False)
+
+
+def _enroll(args) -> int:
+    collection = read_collection(args.data, use_regions=not args.no_regions)
+    gallery = _gallery(args)
+    records = collection.records
+    bar = tqdm(total=len(records), desc="enrolling", unit="photo", mininterval=1, file=sys.stderr)
+
+    def progress(items):
+        for item in items:
+            bar.update()
+            yield item
+
+    summary = gallery.enrol(records, progress)
+    bar.close()
+    problems = collection.problems + summary.problems
+    for problem in problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    summary.problems = problems
+    print(f"{summary.line()}; gallery {gallery.root} holds {len(gallery)} photos")
+    nothing_done = summary.added == 0 and summary.already == 0
+    return 1 if nothing_done else 0
+
+
+def _identify(args) -> int:
+    match = (
+        MatchSettings(top=args.top)
+        if args.threshold is None
+        else MatchSettings(top=args.top, threshold=args.threshold)
+    )
+    region = parse_region(args.region)
+    collection = photos_in(args.inputs)
+    gallery = _gallery(args, match)
+    if len(gallery) == 0:
+        print(
+            f"warning: the gallery {gallery.root} is empty: every photo will be 'new'; "
+            "enrol photos first with `python -m turtle_id enroll DATA`",
+            file=sys.stderr,
+        )
+    failures = list(collection.problems)
+    done = 0
+    for record in collection.records:
+        try:
+            answer = gallery.identify(
+                record.path,
+                str(record.path),
+                view=args.view or record.view,
+                region=region or record.region,
+            )
+        except PhotoError as error:
+            failures.append(str(error))
+            continue
+        done += 1
+        if args.json:
+            print(json.dumps(answer.as_json()), flush=True)
+        else:
+            ranked = "  ".join(f"{m.turtle_id} {m.score:.3f}" for m in answer.matches)
+            print(f"{record.path}: {answer.decision}  {ranked}", flush=True)
+    for failure in failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    return 0 if done else 1
+
+
+def _evaluate(args) -> int:
+    collection = read_collection(args.data, use_regions=not args.no_regions)
+    settings = EvaluationSettings(seed=args.seed, use_views=not args.ignore_view)
+    print("settings", json.dumps(asdict(settings)), file=sys.stderr)
+    result = evaluate(collection.records, _encoder(args), settings, _bar("evaluating"))
+    for problem in collection.problems + result.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    print(result.line())
+    if args.json_out:
+        report = result.summary() | {
+            "data": str(args.data),
+            "settings": asdict(settings),
+            "queries_detail": result.results,
+        }
+        args.json_out.write_text(json.dumps(report, indent=1))
+    return 0 if result.queries else 1
