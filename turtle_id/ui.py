@@ -52,14 +52,19 @@ def candidates(matches: Sequence[Match]) -> list[str]:
 
 
 def decision_text(
-    result: Identification, threshold: float, gallery_photos: int, view: str | None = None
+    result: Identification,
+    threshold: float,
+    gallery_photos: int,
+    view: str | None = None,
+    score_name: str = "similarity",
 ) -> str:
     """The identification in one sentence.
 
     Args:
-        threshold: the similarity a match must reach (MatchSettings.threshold).
+        threshold: the score a match must reach (Gallery.threshold).
         gallery_photos: photos in the whole gallery, before the view filter.
         view: the view the gallery was filtered on; None = every view.
+        score_name: what Match.score is, in words ("similarity", "match probability").
     """
     if gallery_photos == 0:
         return "The gallery is empty: register this photo as the first turtle."
@@ -70,7 +75,7 @@ def decision_text(
         )
     best = result.matches[0]
     if result.decision == MATCH:
-        return f"This looks like {best.turtle_id} (similarity {best.score:.2f})"
+        return f"This looks like {best.turtle_id} ({score_name} {best.score:.2f})"
     return f"No gallery turtle reaches the threshold {threshold:.2f}: probably a new turtle"
 
 
