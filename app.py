@@ -11,16 +11,20 @@ import functools
 import os
 from pathlib import Path
 
-from turtle_id import ui
-from turtle_id.encoder import Encoder
-from turtle_id.gallery import Gallery
-from turtle_id.photo import parse_region
-from turtle_id.settings import default_encoder_path, default_gallery_dir
-
-# Read by Gradio when it is imported and when Blocks is built, so they must be set first.
+# Each library reads its switch when first imported, so these come before the imports below:
+# Gradio's analytics and update check, Hugging Face Hub's telemetry, and onnxruntime's (without
+# it, onnxruntime looks up mobile.events.data.microsoft.com about 10 s after a session starts).
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
 import gradio as gr  # noqa: E402
+
+from turtle_id import ui  # noqa: E402
+from turtle_id.encoder import Encoder  # noqa: E402
+from turtle_id.gallery import Gallery  # noqa: E402
+from turtle_id.photo import parse_region  # noqa: E402
+from turtle_id.settings import default_encoder_path, default_gallery_dir  # noqa: E402
 
 NO_PHOTO = "no photo: drop, paste or choose a photo of the turtle first"
 # Gradio's themes fetch Google web fonts unless every font is a plain name the system has.
