@@ -17,13 +17,17 @@ def photos(tmp_path):
 
 
 def _records(photos, shots=(0, 1)):
-    return [PhotoRecord(paths[s], individual) for individual, paths in photos.items() for s in shots]
+    return [
+        PhotoRecord(paths[s], individual) for individual, paths in photos.items() for s in shots
+    ]
 
 
 def _state(root):
     """Everything a gallery holds: rows of each table and the set of stored files."""
     db = sqlite3.connect(root / "gallery.sqlite")
-    tables = {t: db.execute(f"SELECT * FROM {t}").fetchall() for t in ("individuals", "photos", "events")}
+    tables = {
+        t: db.execute(f"SELECT * FROM {t}").fetchall() for t in ("individuals", "photos", "events")
+    }
     db.close()
     stored = [*(root / "photos").rglob("*"), *(root / "previews").rglob("*")]
     files = sorted(str(p.relative_to(root)) for p in stored)  # folders too: none may be left
@@ -38,7 +42,9 @@ def test_a_photo_of_an_enrolled_individual_ranks_that_individual_first(tmp_path,
         answer = gallery.identify(paths[2])  # the third shot was never enrolled
         assert answer.matches[0].turtle_id == individual
         assert len(answer.matches) == 5
-        assert [m.score for m in answer.matches] == sorted((m.score for m in answer.matches), reverse=True)
+        assert [m.score for m in answer.matches] == sorted(
+            (m.score for m in answer.matches), reverse=True
+        )
         assert len({m.turtle_id for m in answer.matches}) == 5  # one entry per individual
 
 
@@ -50,7 +56,9 @@ def test_the_same_photo_enrolled_twice_is_one_photo(tmp_path, photos, encoder):
     assert len(gallery) == 12
 
 
-def test_the_same_photo_under_another_individual_is_reported_not_enrolled(tmp_path, photos, encoder):
+def test_the_same_photo_under_another_individual_is_reported_not_enrolled(
+    tmp_path, photos, encoder
+):
     gallery = Gallery(tmp_path / "g", encoder)
     path = photos["ind00"][0]
     gallery.enrol([PhotoRecord(path, "ind00")])
@@ -59,7 +67,9 @@ def test_the_same_photo_under_another_individual_is_reported_not_enrolled(tmp_pa
     assert "already enrolled as 'ind00'" in summary.problems[0]
 
 
-def test_a_failed_enrolment_leaves_the_gallery_exactly_as_it_was(tmp_path, photos, encoder, monkeypatch):
+def test_a_failed_enrolment_leaves_the_gallery_exactly_as_it_was(
+    tmp_path, photos, encoder, monkeypatch
+):
     root = tmp_path / "g"
     gallery = Gallery(root, encoder)
     gallery.enrol(_records(photos, shots=(0,)))
@@ -99,7 +109,9 @@ def test_registering_a_new_turtle_is_used_by_the_very_next_query(tmp_path, photo
     assert [r.source_name for r in gallery.photos_of("turtle-0001")] == ["field.jpg", "second.jpg"]
 
 
-def test_registration_is_seen_by_another_gallery_object_on_the_same_folder(tmp_path, photos, encoder):
+def test_registration_is_seen_by_another_gallery_object_on_the_same_folder(
+    tmp_path, photos, encoder
+):
     first = Gallery(tmp_path / "g", encoder)
     second = Gallery(tmp_path / "g", encoder)  # e.g. the app while the CLI enrols
     first.enrol(_records(photos, shots=(0,)))
@@ -120,7 +132,9 @@ def test_generated_ids_are_sequential_and_typed_names_must_be_unique(tmp_path, p
     assert [i for i, _, _ in gallery.individuals()] == ["Shelly", "turtle-0001", "turtle-0002"]
 
 
-@pytest.mark.parametrize("name", ["../etc", "a/b", "a\\b", "", "  ", "x" * 65, "-dash", "tab\there"])
+@pytest.mark.parametrize(
+    "name", ["../etc", "a/b", "a\\b", "", "  ", "x" * 65, "-dash", "tab\there"]
+)
 def test_turtle_ids_with_path_characters_or_bad_shape_are_refused(name):
     with pytest.raises(ValueError, match="turtle ID"):
         validate_individual_id(name)
@@ -175,7 +189,9 @@ def test_a_region_crops_the_query_before_embedding(tmp_path, encoder):
     assert answer.region == (0, 0, 320, 240)
 
 
-def test_a_missing_corrupt_or_foreign_index_is_rebuilt_from_the_catalogue(tmp_path, photos, encoder):
+def test_a_missing_corrupt_or_foreign_index_is_rebuilt_from_the_catalogue(
+    tmp_path, photos, encoder
+):
     root = tmp_path / "g"
     Gallery(root, encoder).enrol(_records(photos))
     index_file = root / "index" / "photos.hnsw"
@@ -188,3 +204,32 @@ def test_a_missing_corrupt_or_foreign_index_is_rebuilt_from_the_catalogue(tmp_pa
     meta = index_file.with_name("photos.hnsw.json")
     meta.write_text(meta.read_text().replace(encoder.model_version, "some-other-model"))
     assert Gallery(root, encoder).identify(photos["ind04"][2]).as_json()["matches"] == expected
+
+
+def test_gallery_keypoints_are_stored_at_enrolment_and_only_the_query_is_extracted(
+    tmp_path, photos, encoder, monkeypatch
+):
+    gallery = Gallery(tmp_path / "g", encoder)
+    summary = gallery.enrol(_records(photos))
+    key = gallery.keypoints.settings.key
+    assert set(gallery.catalogue.keypoints(summary.photo_ids, key)) == set(summary.photo_ids)
+    calls = []
+    real_extract = gallery.keypoints.extract
+    monkeypatch.setattr(gallery.keypoints, "extract", lambda p: calls.append(1) or real_extract(p))
+    answer = gallery.identify(photos["ind02"][2])
+    assert len(calls) == 1
+    best = answer.matches[0]
+    assert best.turtle_id == "ind02"
+    assert best.inliers > max(m.inliers for m in answer.matches[1:])
+
+
+def test_keypoints_missing_from_an_older_gallery_are_extracted_on_open(tmp_path, photos, encoder):
+    root = tmp_path / "g"
+    summary = Gallery(root, encoder).enrol(_records(photos))
+    db = sqlite3.connect(root / "gallery.sqlite")
+    db.execute("DELETE FROM keypoints")
+    db.commit()
+    db.close()
+    reopened = Gallery(root, encoder)
+    key = reopened.keypoints.settings.key
+    assert len(reopened.catalogue.keypoints(summary.photo_ids, key)) == 12

@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS photos (
     enrolled_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS photos_individual ON photos (individual_id);
+CREATE TABLE IF NOT EXISTS keypoints (
+    photo_id INTEGER PRIMARY KEY REFERENCES photos (id),
+    settings TEXT NOT NULL,            -- KeypointSettings.key that extracted them
+    data BLOB NOT NULL                 -- Keypoints.to_bytes()
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -157,6 +162,25 @@ class Catalogue:
         )
         return [_photo_row(r) for r in rows]
 
+    def keypoints(self, photo_ids: list[int], settings: str) -> dict[int, bytes]:
+        """Stored keypoints of these photos, extracted with `settings`, by photo id."""
+        if not photo_ids:
+            return {}
+        rows = self._query(
+            f"SELECT photo_id, data FROM keypoints WHERE settings = ? "
+            f"AND photo_id IN ({','.join('?' * len(photo_ids))})",
+            (settings, *photo_ids),
+        )
+        return dict(rows)
+
+    def photos_without_keypoints(self, settings: str) -> list[PhotoRow]:
+        rows = self._query(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id NOT IN "
+            "(SELECT photo_id FROM keypoints WHERE settings = ?) ORDER BY id",
+            (settings,),
+        )
+        return [_photo_row(r) for r in rows]
+
     def individuals(self) -> list[tuple[str, int, str]]:
         """(individual id, photo count, created at) of every individual, by ID."""
         return self._query(
@@ -216,6 +240,13 @@ class Catalogue:
         photo_id = cursor.lastrowid
         _log(db, at, "enrol_photo", fields["individual_id"], photo_id, detail)
         return photo_id
+
+    @staticmethod
+    def set_keypoints(db: sqlite3.Connection, photo_id: int, settings: str, data: bytes) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO keypoints (photo_id, settings, data) VALUES (?, ?, ?)",
+            (photo_id, settings, data),
+        )
 
     @staticmethod
     def set_embedding(

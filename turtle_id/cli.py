@@ -12,12 +12,15 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from turtle_id.datasets import photos_in, read_collection
 from turtle_id.encoder import Encoder
 from turtle_id.evaluation import EvaluationSettings, evaluate
-from turtle_id.gallery import Gallery
+from turtle_id.fusion import fit_fusion
+from turtle_id.gallery import FUSION_FILE, Gallery
+from turtle_id.keypoints import KeypointSettings
 from turtle_id.photo import PhotoError, parse_region
 from turtle_id.settings import (
     GALLERY_ENV,
@@ -102,6 +105,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-regions", action="store_true", help="ignore head boxes; use whole photos")
     p.add_argument("--ignore-view", action="store_true", help="match queries against every view")
     p.add_argument("--seed", type=int, default=0, help="split seed for undated collections")
+    p.add_argument("--no-keypoints", action="store_true", help="embedding only (much faster)")
+
+    p = command(
+        "calibrate", _calibrate, "Fit the fusion of similarity and keypoints on labelled data."
+    )
+    p.add_argument(
+        "data", type=Path, nargs="+", help="labelled folders, in any layout enroll reads"
+    )
+    p.add_argument(
+        "--out", type=Path, help=f"where to write it (default: the gallery's {FUSION_FILE})"
+    )
     return parser
 
 
@@ -181,17 +195,48 @@ def _identify(args) -> int:
 
 def _evaluate(args) -> int:
     collection = read_collection(args.data, use_regions=not args.no_regions)
-    settings = EvaluationSettings(seed=args.seed, use_views=not args.ignore_view)
+    settings = EvaluationSettings(
+        seed=args.seed, use_views=not args.ignore_view, keypoints=not args.no_keypoints
+    )
     print("settings", json.dumps(asdict(settings)), file=sys.stderr)
     result = evaluate(collection.records, _encoder(args), settings, _bar("evaluating"))
     for problem in collection.problems + result.problems:
         print(f"skipped: {problem}", file=sys.stderr)
-    print(result.line())
+    summary = result.summary()
+    for method in summary["methods"]:
+        print(result.line(method))
     if args.json_out:
-        report = result.summary() | {
-            "data": str(args.data),
-            "settings": asdict(settings),
-            "queries_detail": result.results,
-        }
+        detail = [q.__dict__ for q in result.queries]
+        report = summary | {"data": str(args.data), "settings": asdict(settings), "detail": detail}
         args.json_out.write_text(json.dumps(report, indent=1))
     return 0 if result.queries else 1
+
+
+def _calibrate(args) -> int:
+    encoder = _encoder(args)
+    similarity, inliers, same, names = [], [], [], []
+    for data in args.data:
+        collection = read_collection(data)
+        result = evaluate(collection.records, encoder, progress=_bar(f"calibrating {data.name}"))
+        s, i, t = result.pairs()
+        similarity.append(s)
+        inliers.append(i)
+        same.append(t)
+        names.append(f"{data.name} ({len(result.queries)} queries)")
+    fusion = fit_fusion(
+        np.concatenate(similarity),
+        np.concatenate(inliers),
+        np.concatenate(same),
+        encoder.model_version,
+        KeypointSettings().key,
+        fitted_on=", ".join(names),
+    )
+    out = args.out or (args.gallery or default_gallery_dir()) / FUSION_FILE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fusion.save(out)
+    print(
+        f"fusion p = sigmoid({fusion.bias:.3f} + {fusion.weight_similarity:.3f} * similarity "
+        f"+ {fusion.weight_inliers:.3f} * log(1 + inliers)), fitted on {fusion.fitted_on}; "
+        f"written to {out}"
+    )
+    return 0

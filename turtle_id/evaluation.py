@@ -3,6 +3,10 @@
 Gallery and queries are split by date where dates exist: same-day photos share light and
 background and make any method look good, so each individual's earliest date goes to the
 gallery and its later dates are the queries.
+
+Every query is compared with every gallery individual by embedding, and with the best
+`MatchSettings.verify` photos by keypoints, exactly as identify does; one run scores the
+embedding alone, the keypoints alone (on that shortlist) and their fusion.
 """
 
 import random
@@ -15,10 +19,20 @@ import numpy as np
 
 from turtle_id.datasets import PhotoRecord
 from turtle_id.encoder import Encoder
+from turtle_id.fusion import Fusion
 from turtle_id.gallery import Gallery, Progress
 from turtle_id.metrics import map_at_5, top_k_accuracy
 from turtle_id.photo import PhotoError
 from turtle_id.settings import MatchSettings
+
+EVERYTHING = 1_000_000  # "all of them", for top / shortlist / verify
+
+# How each method orders one query's candidates: (individual, similarity, inliers, fused).
+RANKINGS: dict[str, Callable[[tuple], tuple]] = {
+    "embedding": lambda c: (-c[1], c[0]),
+    "keypoints": lambda c: (-c[2], -c[1], c[0]),
+    "fused": lambda c: (-c[3], -c[1], c[0]),
+}
 
 
 @dataclass(frozen=True)
@@ -28,34 +42,87 @@ class EvaluationSettings:
     gallery_share: float = (
         0.5  # undated collections: share of each individual's photos in the gallery
     )
+    keypoints: bool = True  # also verify the shortlist with keypoints, as identify does
+
+
+@dataclass
+class QueryResult:
+    photo: str
+    truth: str
+    candidates: list[tuple[str, float, int, float]]  # (individual, similarity, inliers, fused)
 
 
 @dataclass
 class Evaluation:
     split: str  # "date" or "seeded"
     gallery_photos: int
-    queries: int
     individuals: int
-    map5: float
-    top1: float
-    top5: float
-    genuine: list[float] = field(default_factory=list)  # best similarity of the true individual
-    impostor: list[float] = field(default_factory=list)  # best similarity of any other one
+    queries: list[QueryResult]
+    fused_with: str | None  # what the "fused" ranking used; None = no fusion fitted
     problems: list[str] = field(default_factory=list)
-    results: list[dict] = field(default_factory=list)  # per query: photo, truth, ranking, scores
 
-    def line(self) -> str:
+    def scores(self, method: str = "fused") -> dict[str, float]:
+        """MAP@5, top-1 and top-5 of one ranking method (see RANKINGS)."""
+        if method == "fused" and self.fused_with is None:
+            method = "embedding"
+        truths = [q.truth for q in self.queries]
+        rankings = [ranked(q, method) for q in self.queries]
+        return {
+            "map5": map_at_5(truths, rankings),
+            "top1": top_k_accuracy(truths, rankings, 1),
+            "top5": top_k_accuracy(truths, rankings, 5),
+        }
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (query, candidate individual): similarity (n,), inliers (n,), same (n,)."""
+        rows = [(c[1], c[2], c[0] == q.truth) for q in self.queries for c in q.candidates]
+        if not rows:
+            return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
+        similarity, inliers, same = (np.array(column) for column in zip(*rows))
+        return similarity, inliers, same.astype(bool)
+
+    def genuine_and_impostor(self, method: str = "embedding") -> tuple[list[float], list[float]]:
+        """Per query: the true individual's score, and the best other individual's score."""
+        column = {"embedding": 1, "keypoints": 2, "fused": 3}[method]
+        genuine, impostor = [], []
+        for q in self.queries:
+            scores = {c[0]: c[column] for c in q.candidates}
+            if q.truth in scores:
+                genuine.append(float(scores[q.truth]))
+            others = [v for k, v in scores.items() if k != q.truth]
+            if others:
+                impostor.append(float(max(others)))
+        return genuine, impostor
+
+    def line(self, method: str = "fused") -> str:
+        s = self.scores(method)
         return (
-            f"map@5 {self.map5:.3f}  top-1 {self.top1:.3f}  top-5 {self.top5:.3f}  "
-            f"queries {self.queries}  gallery {self.gallery_photos} photos of "
+            f"{method:<9}  map@5 {s['map5']:.3f}  top-1 {s['top1']:.3f}  top-5 {s['top5']:.3f}  "
+            f"queries {len(self.queries)}  gallery {self.gallery_photos} photos of "
             f"{self.individuals} individuals  split {self.split}"
         )
 
     def summary(self) -> dict:
+        methods = ["embedding"] + (["keypoints"] if self.has_keypoints else [])
+        methods += ["fused"] if self.fused_with else []
+        genuine, impostor = self.genuine_and_impostor("embedding")
         return {
-            k: getattr(self, k)
-            for k in ("split", "gallery_photos", "queries", "individuals", "map5", "top1", "top5")
-        } | {"equal_error_threshold": equal_error_threshold(self.genuine, self.impostor)}
+            "split": self.split,
+            "gallery_photos": self.gallery_photos,
+            "individuals": self.individuals,
+            "queries": len(self.queries),
+            "fused_with": self.fused_with,
+            "methods": {m: self.scores(m) for m in methods},
+            "embedding_equal_error_threshold": equal_error_threshold(genuine, impostor),
+        }
+
+    @property
+    def has_keypoints(self) -> bool:
+        return any(c[2] for q in self.queries for c in q.candidates)
+
+
+def ranked(query: QueryResult, method: str) -> list[str]:
+    return [c[0] for c in sorted(query.candidates, key=RANKINGS[method])]
 
 
 def split_gallery_queries(
@@ -91,20 +158,27 @@ def evaluate(
     encoder: Encoder,
     settings: EvaluationSettings = EvaluationSettings(),
     progress: Progress | None = None,
-    on_query: Callable[[dict], None] | None = None,
+    fusion: Fusion | None = None,
 ) -> Evaluation:
-    """Enrol the gallery split into a throwaway gallery and identify every query against it."""
+    """Enrol the gallery split into a throwaway gallery and identify every query against it.
+
+    Args:
+        fusion: combines similarity and inliers for the "fused" ranking; None uses the shipped
+            fusion when it fits the encoder, else there is no fused ranking.
+    """
     gallery_records, query_records, split = split_gallery_queries(
         records, settings.seed, settings.gallery_share
     )
-    truths, rankings, genuine, impostor, results = [], [], [], [], []
+    queries = []
+    verify = MatchSettings().verify if settings.keypoints else 0
+    match = MatchSettings(top=EVERYTHING, shortlist=EVERYTHING, verify=verify)
     with tempfile.TemporaryDirectory(prefix="turtle-id-eval-") as root:
-        # Every individual is a candidate, so ask for all of them: the true one's rank and the
-        # best impostor's score are both needed, not just the top 5.
-        gallery = Gallery(root, encoder, MatchSettings(top=10_000, shortlist=10_000))
+        gallery = Gallery(root, encoder, match)
+        if fusion is not None:
+            gallery.fusion = fusion
         enrolled = gallery.enrol(gallery_records, progress)
         problems = list(enrolled.problems)
-        known = {i for i, _, _ in gallery.individuals()}
+        individuals = len(gallery.individuals())
         for record in progress(query_records) if progress else query_records:
             try:
                 answer = gallery.identify(
@@ -116,43 +190,16 @@ def evaluate(
             except PhotoError as error:
                 problems.append(str(error))
                 continue
-            ranking = [m.turtle_id for m in answer.matches]
-            scores = [m.score for m in answer.matches]
-            truths.append(record.individual_id)
-            rankings.append(ranking)
-            if record.individual_id in ranking:
-                genuine.append(scores[ranking.index(record.individual_id)])
-            others = [s for t, s in zip(ranking, scores) if t != record.individual_id]
-            if others:
-                impostor.append(others[0])
-            result = {
-                "photo": str(record.path),
-                "truth": record.individual_id,
-                "ranking": ranking[:5],
-                "scores": [round(s, 4) for s in scores[:5]],
-            }
-            results.append(result)
-            if on_query:
-                on_query(result)
+            candidates = [(m.turtle_id, m.similarity, m.inliers, m.score) for m in answer.matches]
+            queries.append(QueryResult(str(record.path), record.individual_id, candidates))
+        fused_with = gallery.fusion.fitted_on if gallery.fusion else None
         gallery.close()
-    return Evaluation(
-        split=split,
-        gallery_photos=enrolled.added,
-        queries=len(truths),
-        individuals=len(known),
-        map5=map_at_5(truths, rankings),
-        top1=top_k_accuracy(truths, rankings, 1),
-        top5=top_k_accuracy(truths, rankings, 5),
-        genuine=genuine,
-        impostor=impostor,
-        problems=problems,
-        results=results,
-    )
+    return Evaluation(split, enrolled.added, individuals, queries, fused_with, problems)
 
 
 def equal_error_threshold(genuine: list[float], impostor: list[float]) -> float | None:
-    """The similarity at which the share of true individuals scoring below it equals the share
-    of best impostors scoring above it; None without both kinds of score."""
+    """The score at which the share of true individuals scoring below it equals the share
+    of best impostors scoring at or above it; None without both kinds of score."""
     if not genuine or not impostor:
         return None
     g, i = np.sort(genuine), np.sort(impostor)

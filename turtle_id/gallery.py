@@ -18,15 +18,18 @@ import numpy as np
 from turtle_id.catalogue import Catalogue, PhotoRow
 from turtle_id.datasets import PhotoRecord
 from turtle_id.encoder import Encoder
+from turtle_id.fusion import Fusion
 from turtle_id.index import IndexMismatch, PhotoIndex
+from turtle_id.keypoints import KeypointMatch, KeypointMatcher, Keypoints, KeypointSettings
 from turtle_id.matching import Candidate, best_per_individual, decide
 from turtle_id.photo import PhotoError, Region, crop, load_photo
 from turtle_id.photostore import PhotoStore, sha256_of
-from turtle_id.settings import VIEWS, IndexSettings, MatchSettings
+from turtle_id.settings import ASSETS, VIEWS, IndexSettings, MatchSettings
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[Iterable], Iterable]  # wraps an iterable to show progress (tqdm-like)
+FUSION_FILE = "fusion.json"  # in the gallery folder; else the one shipped in assets/
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.()-]{0,63}$")
 
 
@@ -52,7 +55,9 @@ def validate_individual_id(name: str) -> str:
 @dataclass(frozen=True)
 class Match:
     turtle_id: str
-    score: float  # cosine similarity of the best-matching gallery photo
+    score: float  # fused match probability, or the similarity when no fusion fits the model
+    similarity: float  # best cosine similarity among the individual's gallery photos
+    inliers: int  # best keypoint inlier count among its verified photos
     photo_id: int
     photo: Path  # the stored gallery photo
     preview: Path  # its JPEG copy, for display
@@ -77,6 +82,8 @@ class Identification:
                 {
                     "turtle_id": m.turtle_id,
                     "score": round(m.score, 4),
+                    "similarity": round(m.similarity, 4),
+                    "inliers": m.inliers,
                     "photo": str(m.photo),
                     "source": m.source_name,
                 }
@@ -106,6 +113,7 @@ class _Prepared:
     data: bytes
     sha256: str
     embedding: np.ndarray
+    keypoints: Keypoints
     picture: object  # PIL image for the preview
     taken: str | None
 
@@ -120,6 +128,7 @@ class Gallery:
         match: MatchSettings | None = None,
         index: IndexSettings | None = None,
         progress: Progress | None = None,
+        keypoints: KeypointSettings | None = None,
     ):
         self.root = Path(root)
         self.encoder = encoder
@@ -128,6 +137,8 @@ class Gallery:
         self.catalogue = Catalogue(self.root / "gallery.sqlite")
         self.store = PhotoStore(self.root)
         self.index_path = self.root / "index" / "photos.hnsw"
+        self.keypoints = KeypointMatcher(keypoints or KeypointSettings())
+        self.fusion = self._load_fusion()
         self._lock = threading.RLock()
         self._index: PhotoIndex | None = None
         self._individual_of: dict[int, str] = {}
@@ -247,7 +258,10 @@ class Gallery:
         photo = load_photo(data, name, target=self.encoder.info.input_size, region=record.region)
         picture = crop(photo, record.region, name)
         embedding = self.encoder.embed([picture])[0]
-        return _Prepared(record, data, sha or sha256_of(data), embedding, photo.image, photo.taken)
+        keypoints = self.keypoints.extract(picture)
+        return _Prepared(
+            record, data, sha or sha256_of(data), embedding, keypoints, photo.image, photo.taken
+        )
 
     def _commit(
         self, prepared: list[_Prepared], summary: EnrolSummary, generate: bool = False
@@ -287,6 +301,9 @@ class Gallery:
                     photo_id = Catalogue.add_photo(
                         db, fields, item.embedding, {"source": str(record.path)}
                     )
+                    Catalogue.set_keypoints(
+                        db, photo_id, self.keypoints.settings.key, item.keypoints.to_bytes()
+                    )
                     summary.photo_ids.append(photo_id)
         except BaseException:
             for path in created_files:
@@ -320,8 +337,10 @@ class Gallery:
         if view is not None and view not in VIEWS:
             raise ValueError(f"view {view!r} is not one of {', '.join(VIEWS)}")
         photo = load_photo(source, name, target=self.encoder.info.input_size, region=region)
-        embedding = self.encoder.embed([crop(photo, region, name)])[0]
-        return self.identify_embedding(embedding, name, view, region, top)
+        picture = crop(photo, region, name)
+        embedding = self.encoder.embed([picture])[0]
+        keypoints = self.keypoints.extract(picture) if self.match_settings.verify else None
+        return self.identify_embedding(embedding, name, view, region, top, keypoints)
 
     def identify_embedding(
         self,
@@ -330,8 +349,10 @@ class Gallery:
         view: str | None = None,
         region: Region | None = None,
         top: int | None = None,
+        keypoints: Keypoints | None = None,
     ) -> Identification:
-        """`identify` for an embedding already made: search, aggregate, decide."""
+        """`identify` for an embedding (and keypoints) already made: search, verify the
+        shortlist with keypoints, aggregate per individual, decide."""
         top = top or self.match_settings.top
         with self._lock:
             index = self._sync_index()
@@ -345,11 +366,17 @@ class Gallery:
             k = min(self.match_settings.shortlist, searchable)
             while True:
                 labels, similarities = index.search(embedding, k, allowed)
-                candidates = best_per_individual(labels, similarities, individual_of, top)
                 # Widen the search until `top` individuals are found or every photo was seen.
-                if len(candidates) >= top or k >= searchable:
+                if len({individual_of[int(x)] for x in labels}) >= top or k >= searchable:
                     break
                 k = min(2 * k, searchable)
+        inliers = {}
+        if keypoints is not None:
+            verified = labels[: self.match_settings.verify]  # best first by similarity
+            inliers = {p: m.inliers for p, m in self.verify(keypoints, verified).items()}
+        candidates = best_per_individual(
+            labels, similarities, individual_of, top, inliers, self.fusion
+        )
         return Identification(
             photo=name,
             decision=decide(candidates, self.threshold),
@@ -358,11 +385,37 @@ class Gallery:
             gallery_size=searchable,
         )
 
+    def verify(self, query: Keypoints, photo_ids) -> dict[int, KeypointMatch]:
+        """Keypoint matches of the query against these gallery photos (stored keypoints)."""
+        stored = self.catalogue.keypoints([int(p) for p in photo_ids], self.keypoints.settings.key)
+        return {
+            photo_id: self.keypoints.match(query, Keypoints.from_bytes(data))
+            for photo_id, data in stored.items()
+        }
+
     @property
     def threshold(self) -> float:
-        """Similarity for a "match": the configured one, else the encoder's own."""
+        """Score for a "match": the configured one, else the fusion's probability threshold,
+        else the encoder's own similarity threshold."""
         configured = self.match_settings.threshold
-        return configured if configured is not None else self.encoder.info.match_threshold
+        if configured is not None:
+            return configured
+        if self.fusion is not None:
+            return self.fusion.match_threshold
+        return self.encoder.info.match_threshold
+
+    def _load_fusion(self) -> Fusion | None:
+        """The gallery's own fitted fusion, else the shipped one, if it fits this encoder and
+        keypoint extraction; None ranks by similarity alone."""
+        if not self.match_settings.verify:
+            return None
+        for path in (self.root / FUSION_FILE, ASSETS / FUSION_FILE):
+            if path.is_file():
+                fusion = Fusion.load(path)
+                if fusion.fits(self.encoder.model_version, self.keypoints.settings.key):
+                    return fusion
+                log.info("%s was fitted for another encoder or keypoint setting: ignored", path)
+        return None
 
     def _matches(self, candidates: list[Candidate]) -> list[Match]:
         rows = {r.id: r for r in self.catalogue.photos([c.photo_id for c in candidates])}
@@ -370,6 +423,8 @@ class Gallery:
             Match(
                 turtle_id=c.individual_id,
                 score=c.score,
+                similarity=c.similarity,
+                inliers=c.inliers,
                 photo_id=c.photo_id,
                 photo=self.store.absolute(rows[c.photo_id].file),
                 preview=self.store.absolute(rows[c.photo_id].preview),
@@ -443,9 +498,25 @@ class Gallery:
             self._individual_of[photo_id] = individual
             self._view_of[photo_id] = view
 
+    def _extract_missing_keypoints(self, progress: Progress | None) -> None:
+        key = self.keypoints.settings.key
+        missing = self.catalogue.photos_without_keypoints(key)
+        if not missing:
+            return
+        log.info("extracting keypoints (%s) of %d photos", key, len(missing))
+        found = []
+        for row in progress(missing) if progress else missing:
+            path = self.store.absolute(row.file)
+            photo = load_photo(path, row.source_name, self.encoder.info.input_size, row.region)
+            found.append((row.id, self.keypoints.extract(crop(photo, row.region)).to_bytes()))
+        with self.catalogue.transaction() as db:
+            for photo_id, data in found:
+                Catalogue.set_keypoints(db, photo_id, key, data)
+
     def reembed_stale(self, progress: Progress | None = None) -> int:
         """Re-embed photos another model version embedded, so one space is never mixed with
         another; returns how many were re-embedded."""
+        self._extract_missing_keypoints(progress)
         stale = self.catalogue.stale_photos(self.encoder.model_version)
         if not stale:
             return 0

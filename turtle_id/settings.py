@@ -46,3 +46,4 @@ class MatchSettings:
     # cosine similarity, -1..1, for a "match"; None = the encoder's own (ONNX metadata)
     threshold: float | None = field(default_factory=_default_threshold)
     shortlist: int = 50  # photos fetched from the index before aggregating per individual
+    verify: int = 30  # best photos of the shortlist re-scored by keypoints; 0 = embedding only

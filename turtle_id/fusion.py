@@ -1,0 +1,92 @@
+"""One score from two kinds of evidence: embedding similarity and keypoint inliers.
+
+A logistic model, fitted on labelled dev data, turns an individual's best similarity and its
+best inlier count into the probability that it is the query's individual. The fit belongs to
+one encoder and one keypoint extraction: it is ignored for any other.
+"""
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Fusion:
+    model_version: str  # encoder the similarities came from
+    keypoints: str  # KeypointSettings.key the inliers came from
+    weight_similarity: float
+    weight_inliers: float  # on log(1 + inliers): the tenth inlier matters less than the first
+    bias: float
+    match_threshold: float  # probability at or above which the answer is "match"
+    fitted_on: str  # what data, for the record
+
+    def probability(self, similarity: float, inliers: int) -> float:
+        z = (
+            self.bias
+            + self.weight_similarity * similarity
+            + self.weight_inliers * math.log1p(inliers)
+        )
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def fits(self, model_version: str, keypoints: str) -> bool:
+        return self.model_version == model_version and self.keypoints == keypoints
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "Fusion":
+        try:
+            return cls(**json.loads(Path(path).read_text()))
+        except (OSError, ValueError, TypeError) as error:
+            raise ValueError(
+                f"fusion file {path} is unreadable ({error}): refit it with "
+                "`python -m turtle_id calibrate DATA`"
+            ) from None
+
+
+def features(similarity: np.ndarray, inliers: np.ndarray) -> np.ndarray:
+    """(n, 2) model inputs from (n,) similarities and (n,) inlier counts."""
+    return np.column_stack([similarity, np.log1p(inliers)])
+
+
+def fit_fusion(
+    similarity: np.ndarray,
+    inliers: np.ndarray,
+    same: np.ndarray,
+    model_version: str,
+    keypoints: str,
+    fitted_on: str,
+) -> Fusion:
+    """Fit the logistic model on (query, candidate individual) pairs.
+
+    Args:
+        similarity: (n,) best embedding similarity of the candidate's photos.
+        inliers: (n,) best keypoint inlier count of the candidate's photos.
+        same: (n,) True where the candidate is the query's individual.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    same = np.asarray(same, dtype=bool)
+    if same.all() or not same.any():
+        raise ValueError(
+            f"fusion needs both true and false candidates, got {int(same.sum())} of {len(same)} "
+            "true: calibrate on a collection with several individuals seen on several dates"
+        )
+    x = features(np.asarray(similarity, float), np.asarray(inliers, float))
+    # class_weight="balanced": there are many more impostors than true candidates per query,
+    # and the decision should weigh a missed turtle and a false match alike.
+    model = LogisticRegression(class_weight="balanced", C=10.0).fit(x, same)
+    (w_sim, w_inl), bias = model.coef_[0], model.intercept_[0]
+    return Fusion(
+        model_version=model_version,
+        keypoints=keypoints,
+        weight_similarity=float(w_sim),
+        weight_inliers=float(w_inl),
+        bias=float(bias),
+        match_threshold=0.5,
+        fitted_on=fitted_on,
+    )
