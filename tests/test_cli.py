@@ -32,7 +32,9 @@ def test_enroll_then_identify_json_follows_the_contract(tmp_path, labelled, caps
     code, out, err = _run(capsys, "enroll", data, "--gallery", gallery)
     assert code == 0
     assert "enrolled 12 photos (6 new individuals), 0 already in the gallery, 0 problems" in out
-    code, out, err = _run(capsys, "identify", queries, "--gallery", gallery, "--json", "--threshold", "0.5")
+    code, out, err = _run(
+        capsys, "identify", queries, "--gallery", gallery, "--json", "--threshold", "0.5"
+    )
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
     assert len(lines) == 6
@@ -66,7 +68,9 @@ def test_enroll_reports_bad_rows_by_file_and_reason_and_enrols_the_rest(tmp_path
     assert "notes.jpg: not a photo Pillow can read" in err
 
 
-def test_identify_of_a_damaged_photo_fails_with_its_name_and_a_non_zero_exit(tmp_path, labelled, capsys):
+def test_identify_of_a_damaged_photo_fails_with_its_name_and_a_non_zero_exit(
+    tmp_path, labelled, capsys
+):
     data, queries = labelled
     _run(capsys, "enroll", data, "--gallery", tmp_path / "g")
     truncated = tmp_path / "cut.jpg"
@@ -84,16 +88,25 @@ def test_enroll_of_a_folder_that_is_no_collection_explains_the_layouts(tmp_path,
 
 def test_identify_against_an_empty_gallery_warns_and_answers_new(tmp_path, labelled, capsys):
     _, queries = labelled
-    code, out, err = _run(capsys, "identify", queries / "ind00.jpg", "--gallery", tmp_path / "g", "--json")
+    code, out, err = _run(
+        capsys, "identify", queries / "ind00.jpg", "--gallery", tmp_path / "g", "--json"
+    )
     assert code == 0 and "gallery" in err and "empty" in err
-    assert json.loads(out) == {"photo": str(queries / "ind00.jpg"), "decision": "new", "region": None, "matches": []}
+    assert json.loads(out) == {
+        "photo": str(queries / "ind00.jpg"),
+        "decision": "new",
+        "region": None,
+        "matches": [],
+    }
 
 
 def test_evaluate_prints_map5_and_writes_json(tmp_path, labelled, capsys):
     data, _ = labelled
     report = tmp_path / "report.json"
     code, out, _ = _run(capsys, "evaluate", data, "--json", report)
-    assert code == 0 and out.startswith("map@5 1.000  top-1 1.000  top-5 1.000")
+    assert code == 0
+    assert out.startswith("embedding  map@5 1.000  top-1 1.000  top-5 1.000  queries 6")
+    assert "keypoints  map@5 1.000" in out
     assert json.loads(report.read_text())["queries"] == 6
 
 

@@ -4,7 +4,14 @@ import pytest
 
 from tests.synthetic import write_individuals
 from turtle_id.datasets import PhotoRecord
-from turtle_id.evaluation import equal_error_threshold, evaluate, split_gallery_queries
+from turtle_id.evaluation import (
+    Evaluation,
+    QueryResult,
+    equal_error_threshold,
+    evaluate,
+    ranked,
+    split_gallery_queries,
+)
 
 
 def _r(name, individual, date=None):
@@ -49,7 +56,21 @@ def test_evaluate_scores_distinct_synthetic_individuals_perfectly(tmp_path, enco
         for shot, path in enumerate(paths)
     ]
     result = evaluate(records, encoder)
-    assert (result.gallery_photos, result.queries, result.individuals) == (5, 10, 5)
-    assert result.map5 == pytest.approx(1.0) and result.top1 == pytest.approx(1.0)
-    assert len(result.genuine) == 10 and len(result.impostor) == 10
-    assert min(result.genuine) > max(result.impostor)
+    assert (result.gallery_photos, len(result.queries), result.individuals) == (5, 10, 5)
+    for method in ("embedding", "keypoints", "fused"):
+        assert result.scores(method) == {"map5": 1.0, "top1": 1.0, "top5": 1.0}, method
+    genuine, impostor = result.genuine_and_impostor("embedding")
+    assert len(genuine) == 10 and len(impostor) == 10
+    assert min(genuine) > max(impostor)
+    similarity, inliers, same = result.pairs()
+    assert len(same) == 10 * 5 and same.sum() == 10  # every query against every individual
+
+
+def test_rankings_by_method_worked_by_hand():
+    query = QueryResult("q.jpg", "b", [("a", 0.9, 2, 0.3), ("b", 0.7, 30, 0.9), ("c", 0.8, 1, 0.1)])
+    assert ranked(query, "embedding") == ["a", "c", "b"]
+    assert ranked(query, "keypoints") == ["b", "a", "c"]
+    assert ranked(query, "fused") == ["b", "a", "c"]
+    result = Evaluation("date", 3, 3, [query], fused_with="hand")
+    assert result.scores("embedding") == {"map5": pytest.approx(1 / 3), "top1": 0.0, "top5": 1.0}
+    assert result.scores("fused")["map5"] == 1.0
