@@ -78,7 +78,9 @@ def test_an_empty_folder_explains_the_layouts(tmp_path):
 def test_identify_inputs_accept_photos_folders_and_a_labels_csv_ignoring_ids(tmp_path):
     a = _photo(tmp_path / "q" / "a.jpg")
     b = _photo(tmp_path / "q" / "sub" / "b.jpg")
-    (tmp_path / "q" / "labels.csv").write_text("file,individual_id,view,head_x,head_y,head_w,head_h\na.jpg,T9,right,1,2,3,4\n")
+    (tmp_path / "q" / "labels.csv").write_text(
+        "file,individual_id,view,head_x,head_y,head_w,head_h\na.jpg,T9,right,1,2,3,4\n"
+    )
     from_csv = photos_in([tmp_path / "q" / "labels.csv"])
     assert [(r.path, r.individual_id, r.view, r.region) for r in from_csv.records] == [
         (a.resolve(), None, "right", (1, 2, 3, 4))

@@ -12,14 +12,14 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
+from turtle_id.calibration import CalibrationSettings, fit_calibration, open_set_report
 from turtle_id.datasets import photos_in, read_collection
 from turtle_id.encoder import Encoder
 from turtle_id.evaluation import EvaluationSettings, evaluate
-from turtle_id.fusion import fit_fusion
-from turtle_id.gallery import FUSION_FILE, Gallery
+from turtle_id.fusion import Fusion
+from turtle_id.gallery import CALIBRATION_FILE, Gallery
 from turtle_id.keypoints import KeypointSettings
 from turtle_id.photo import PhotoError, parse_region
 from turtle_id.settings import (
@@ -106,15 +106,43 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore-view", action="store_true", help="match queries against every view")
     p.add_argument("--seed", type=int, default=0, help="split seed for undated collections")
     p.add_argument("--no-keypoints", action="store_true", help="embedding only (much faster)")
+    p.add_argument(
+        "--open-set",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="also score with this share of individuals left out of the gallery (e.g. 0.3)",
+    )
+    p.add_argument(
+        "--calibration", type=Path, help="a calibration.json to use instead of the shipped one"
+    )
+    p.add_argument(
+        "--plots", type=Path, metavar="DIR", help="write RSM, score histograms and CMC PNGs here"
+    )
 
     p = command(
-        "calibrate", _calibrate, "Fit the fusion of similarity and keypoints on labelled data."
+        "calibrate",
+        _calibrate,
+        "Fit the fusion of similarity and keypoints, its probabilities and the match / review / "
+        "new thresholds, on labelled data with simulated unknown turtles.",
     )
     p.add_argument(
         "data", type=Path, nargs="+", help="labelled folders, in any layout enroll reads"
     )
     p.add_argument(
-        "--out", type=Path, help=f"where to write it (default: the gallery's {FUSION_FILE})"
+        "--out", type=Path, help=f"where to write it (default: the gallery's {CALIBRATION_FILE})"
+    )
+    p.add_argument(
+        "--left-out",
+        type=float,
+        default=CalibrationSettings.left_out,
+        help="share of individuals left out of each simulated gallery",
+    )
+    p.add_argument(
+        "--draws",
+        type=int,
+        default=CalibrationSettings.draws,
+        help="simulated galleries per collection",
     )
     return parser
 
@@ -198,45 +226,87 @@ def _evaluate(args) -> int:
     settings = EvaluationSettings(
         seed=args.seed, use_views=not args.ignore_view, keypoints=not args.no_keypoints
     )
+    fusion = Fusion.load(args.calibration) if args.calibration else None
     print("settings", json.dumps(asdict(settings)), file=sys.stderr)
-    result = evaluate(collection.records, _encoder(args), settings, _bar("evaluating"))
+    encoder = _encoder(args)
+    result = evaluate(collection.records, encoder, settings, _bar("evaluating"), fusion)
     for problem in collection.problems + result.problems:
         print(f"skipped: {problem}", file=sys.stderr)
     summary = result.summary()
     for method in summary["methods"]:
         print(result.line(method))
+    if args.open_set and result.fusion:
+        summary["open_set"] = _open_set(args, result, encoder)
+    if args.plots:
+        summary["plots"] = _plots(args.plots, result)
     if args.json_out:
         detail = [q.__dict__ for q in result.queries]
         report = summary | {"data": str(args.data), "settings": asdict(settings), "detail": detail}
-        args.json_out.write_text(json.dumps(report, indent=1))
+        args.json_out.write_text(json.dumps(report, indent=1, default=str))
     return 0 if result.queries else 1
+
+
+def _open_set(args, result, encoder) -> dict:
+    """Open-set figures at the calibration in use and at one fitted on this very data, so a
+    threshold's transfer from other turtles to these is visible."""
+    settings = CalibrationSettings(left_out=args.open_set, seed=args.seed)
+    in_use = result.fusion
+    own = fit_calibration(
+        {args.data.name: result}, encoder.model_version, in_use.keypoints, settings
+    )
+    report = {}
+    for label, fusion in (("calibration in use", in_use), ("fitted on this data", own)):
+        scores = open_set_report(result, fusion, settings)
+        print(
+            f"open set ({args.open_set:.0%} of individuals unknown, {settings.draws} draws), "
+            f"{label} [{fusion.fitted_on}; new below p={fusion.new_threshold:.2f}, "
+            f"match from p={fusion.match_threshold:.2f}]:  map@5 {scores.map5:.3f}  "
+            f"BAKS {scores.baks:.3f}  BAUS {scores.baus:.3f}"
+        )
+        report[label] = asdict(scores) | {"fitted_on": fusion.fitted_on}
+    return report
+
+
+def _plots(folder: Path, result) -> list[str]:
+    from turtle_id import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    thresholds = {}
+    if result.fusion:
+        thresholds = {"new": result.fusion.new_threshold, "match": result.fusion.match_threshold}
+    written = []
+    for name, figure in plots.evaluation_figures(result, thresholds).items():
+        path = folder / f"{name}.png"
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+        written.append(str(path))
+        print(f"wrote {path}")
+    return written
 
 
 def _calibrate(args) -> int:
     encoder = _encoder(args)
-    similarity, inliers, same, names = [], [], [], []
+    evaluations = {}
     for data in args.data:
         collection = read_collection(data)
-        result = evaluate(collection.records, encoder, progress=_bar(f"calibrating {data.name}"))
-        s, i, t = result.pairs()
-        similarity.append(s)
-        inliers.append(i)
-        same.append(t)
-        names.append(f"{data.name} ({len(result.queries)} queries)")
-    fusion = fit_fusion(
-        np.concatenate(similarity),
-        np.concatenate(inliers),
-        np.concatenate(same),
-        encoder.model_version,
-        KeypointSettings().key,
-        fitted_on=", ".join(names),
-    )
-    out = args.out or (args.gallery or default_gallery_dir()) / FUSION_FILE
+        evaluations[data.name] = evaluate(
+            collection.records, encoder, progress=_bar(f"calibrating {data.name}")
+        )
+    settings = CalibrationSettings(left_out=args.left_out, draws=args.draws)
+    fusion = fit_calibration(evaluations, encoder.model_version, KeypointSettings().key, settings)
+    out = args.out or (args.gallery or default_gallery_dir()) / CALIBRATION_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     fusion.save(out)
     print(
-        f"fusion p = sigmoid({fusion.bias:.3f} + {fusion.weight_similarity:.3f} * similarity "
-        f"+ {fusion.weight_inliers:.3f} * log(1 + inliers)), fitted on {fusion.fitted_on}; "
-        f"written to {out}"
+        f"fitted on {fusion.fitted_on}: ranking score = {fusion.bias:.3f} "
+        f"+ {fusion.weight_similarity:.3f} * similarity + {fusion.weight_inliers:.3f} "
+        f"* log(1 + inliers); probability = sigmoid({fusion.platt_scale:.3f} * score "
+        f"+ {fusion.platt_bias:.3f}); new below {fusion.new_threshold:.3f}, match from "
+        f"{fusion.match_threshold:.3f}; written to {out}"
     )
+    for name, evaluation in evaluations.items():
+        scores = open_set_report(evaluation, fusion, settings)
+        print(
+            f"{name}: open set map@5 {scores.map5:.3f}  BAKS {scores.baks:.3f}  "
+            f"BAUS {scores.baus:.3f}"
+        )
     return 0

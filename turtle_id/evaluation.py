@@ -60,6 +60,10 @@ class Evaluation:
     queries: list[QueryResult]
     fused_with: str | None  # what the "fused" ranking used; None = no fusion fitted
     problems: list[str] = field(default_factory=list)
+    fusion: Fusion | None = None  # the fusion that made the "fused" scores
+    # For the RSM: "gallery:<file>" and query paths -> embedding (dim,), and their individuals.
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    individual_of: dict[str, str] = field(default_factory=dict, repr=False)
 
     def scores(self, method: str = "fused") -> dict[str, float]:
         """MAP@5, top-1 and top-5 of one ranking method (see RANKINGS)."""
@@ -169,7 +173,7 @@ def evaluate(
     gallery_records, query_records, split = split_gallery_queries(
         records, settings.seed, settings.gallery_share
     )
-    queries = []
+    queries, embeddings, individual_of = [], {}, {}
     verify = MatchSettings().verify if settings.keypoints else 0
     match = MatchSettings(top=EVERYTHING, shortlist=EVERYTHING, verify=verify)
     with tempfile.TemporaryDirectory(prefix="turtle-id-eval-") as root:
@@ -192,9 +196,26 @@ def evaluate(
                 continue
             candidates = [(m.turtle_id, m.similarity, m.inliers, m.score) for m in answer.matches]
             queries.append(QueryResult(str(record.path), record.individual_id, candidates))
-        fused_with = gallery.fusion.fitted_on if gallery.fusion else None
+            embeddings[str(record.path)] = answer.embedding
+            individual_of[str(record.path)] = record.individual_id
+        vectors, rows = gallery.catalogue.embeddings(encoder.model_version)
+        names = {r.id: r.source_name for r in gallery.catalogue.photos()}
+        for vector, (photo_id, individual, _) in zip(vectors, rows):
+            embeddings[f"gallery:{names[photo_id]}"] = vector
+            individual_of[f"gallery:{names[photo_id]}"] = individual
+        fusion_used = gallery.fusion
         gallery.close()
-    return Evaluation(split, enrolled.added, individuals, queries, fused_with, problems)
+    return Evaluation(
+        split,
+        enrolled.added,
+        individuals,
+        queries,
+        fusion_used.fitted_on if fusion_used else None,
+        problems,
+        fusion_used,
+        embeddings,
+        individual_of,
+    )
 
 
 def equal_error_threshold(genuine: list[float], impostor: list[float]) -> float | None:

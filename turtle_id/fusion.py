@@ -1,8 +1,10 @@
 """One score from two kinds of evidence: embedding similarity and keypoint inliers.
 
 A logistic model, fitted on labelled dev data, turns an individual's best similarity and its
-best inlier count into the probability that it is the query's individual. The fit belongs to
-one encoder and one keypoint extraction: it is ignored for any other.
+best inlier count into a ranking score; Platt scaling of that score, fitted on simulated
+open-set queries (some turtles left out of the gallery), makes it the probability that the
+answer is right. Two thresholds on that probability give the decision: match, review or new.
+The fit belongs to one encoder and one keypoint extraction: it is ignored for any other.
 """
 
 import json
@@ -23,13 +25,23 @@ class Fusion:
     match_threshold: float  # probability at or above which the answer is "match"
     fitted_on: str  # what data, for the record
 
-    def probability(self, similarity: float, inliers: int) -> float:
-        z = (
-            self.bias
-            + self.weight_similarity * similarity
-            + self.weight_inliers * math.log1p(inliers)
-        )
-        return 1.0 / (1.0 + math.exp(-z))
+    review_threshold: float | None = None  # below it "new"; None = same as match_threshold
+    platt_scale: float = 1.0  # probability = sigmoid(platt_scale * ranking score + platt_bias)
+    platt_bias: float = 0.0
+
+    def ranking_score(self, similarity: float, inliers: float) -> float:
+        w_sim, w_inl = self.weight_similarity, self.weight_inliers
+        return self.bias + w_sim * similarity + w_inl * math.log1p(inliers)
+
+    def probability(self, similarity: float, inliers: float) -> float:
+        """Calibrated probability that this candidate is the query's individual."""
+        z = self.platt_scale * self.ranking_score(similarity, inliers) + self.platt_bias
+        return 1.0 / (1.0 + math.exp(-max(min(z, 500.0), -500.0)))
+
+    @property
+    def new_threshold(self) -> float:
+        """Probability below which the answer is "new turtle"."""
+        return self.match_threshold if self.review_threshold is None else self.review_threshold
 
     def fits(self, model_version: str, keypoints: str) -> bool:
         return self.model_version == model_version and self.keypoints == keypoints

@@ -29,7 +29,7 @@ from turtle_id.settings import ASSETS, VIEWS, IndexSettings, MatchSettings
 log = logging.getLogger(__name__)
 
 Progress = Callable[[Iterable], Iterable]  # wraps an iterable to show progress (tqdm-like)
-FUSION_FILE = "fusion.json"  # in the gallery folder; else the one shipped in assets/
+CALIBRATION_FILE = "calibration.json"  # in the gallery folder; else the one shipped in assets/
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.()-]{0,63}$")
 
 
@@ -68,10 +68,11 @@ class Match:
 @dataclass(frozen=True)
 class Identification:
     photo: str  # the query, as named by the caller
-    decision: str  # matching.MATCH or matching.NEW
+    decision: str  # matching.MATCH, REVIEW or NEW
     matches: list[Match]  # best first, at most `top`
     region: Region | None  # the part of the query used; None = whole photo
     gallery_size: int  # photos searched (after the view filter)
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)  # the query's
 
     def as_json(self) -> dict:
         return {
@@ -379,10 +380,11 @@ class Gallery:
         )
         return Identification(
             photo=name,
-            decision=decide(candidates, self.threshold),
+            decision=decide(candidates, self.threshold, self.review_threshold),
             matches=self._matches(candidates),
             region=region,
             gallery_size=searchable,
+            embedding=embedding,
         )
 
     def verify(self, query: Keypoints, photo_ids) -> dict[int, KeypointMatch]:
@@ -404,12 +406,25 @@ class Gallery:
             return self.fusion.match_threshold
         return self.encoder.info.match_threshold
 
+    @property
+    def score_kind(self) -> str:
+        """What `Match.score` is, in words for the UI."""
+        return "match probability" if self.fusion is not None else "similarity"
+
+    @property
+    def review_threshold(self) -> float | None:
+        """Score below which the answer is "new"; None when there is no review band (no
+        calibration fits this encoder)."""
+        if self.fusion is None:
+            return None
+        return min(self.fusion.new_threshold, self.threshold)
+
     def _load_fusion(self) -> Fusion | None:
         """The gallery's own fitted fusion, else the shipped one, if it fits this encoder and
         keypoint extraction; None ranks by similarity alone."""
         if not self.match_settings.verify:
             return None
-        for path in (self.root / FUSION_FILE, ASSETS / FUSION_FILE):
+        for path in (self.root / CALIBRATION_FILE, ASSETS / CALIBRATION_FILE):
             if path.is_file():
                 fusion = Fusion.load(path)
                 if fusion.fits(self.encoder.model_version, self.keypoints.settings.key):

@@ -123,7 +123,10 @@ class PhotoIndex:
             )
         if not path.is_file() or _sha256(path) != meta.sha256:
             raise IndexMismatch(f"index file {path} is missing or does not match its checksum")
-        index = cls(dim, model_version, settings)
+        index = cls.__new__(cls)
+        index.dim, index.model_version, index.settings = dim, model_version, settings
+        # A fresh, uninitialised hnswlib.Index: loading into an initialised one prints a warning.
+        index._index = hnswlib.Index(space="cosine", dim=dim)
         try:
             index._index.load_index(str(path), max_elements=max(meta.count, 1024))
         except (RuntimeError, OSError, ValueError) as error:

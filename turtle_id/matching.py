@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 from turtle_id.fusion import Fusion
 
-MATCH = "match"
-NEW = "new"
+MATCH = "match"  # confident: this turtle
+REVIEW = "review"  # a ranger should look: likely, not certain
+NEW = "new"  # no gallery turtle is likely: a new turtle
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,14 @@ def best_per_individual(
     return candidates[:top]
 
 
-def decide(candidates: Sequence[Candidate], threshold: float) -> str:
-    """`match` when the best individual's score reaches the threshold, else `new`."""
-    return MATCH if candidates and candidates[0].score >= threshold else NEW
+def decide(
+    candidates: Sequence[Candidate], threshold: float, review_threshold: float | None = None
+) -> str:
+    """`match` when the best individual's score reaches `threshold`, `review` when it reaches
+    `review_threshold` (None: no review band), else `new`."""
+    best = candidates[0].score if candidates else float("-inf")
+    if best >= threshold:
+        return MATCH
+    if review_threshold is not None and best >= review_threshold:
+        return REVIEW
+    return NEW
