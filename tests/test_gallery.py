@@ -98,7 +98,7 @@ def test_registering_a_new_turtle_is_used_by_the_very_next_query(tmp_path, photo
     gallery.enrol(_records({k: v for k, v in photos.items() if k != "ind05"}))
     query = photos["ind05"][0]
     assert gallery.identify(query).matches[0].turtle_id != "turtle-0001"
-    turtle_id, _ = gallery.register(query.read_bytes(), "field.jpg")
+    turtle_id, _ = gallery.register(query.read_bytes(), "field.jpg", confirmed=True)
     assert turtle_id == "turtle-0001"
     answer = gallery.identify(query)
     assert answer.matches[0].turtle_id == "turtle-0001"
@@ -120,9 +120,11 @@ def test_registration_is_seen_by_another_gallery_object_on_the_same_folder(
 
 def test_generated_ids_are_sequential_and_typed_names_must_be_unique(tmp_path, photos, encoder):
     gallery = Gallery(tmp_path / "g", encoder)
-    assert gallery.register(photos["ind00"][0], "a.jpg")[0] == "turtle-0001"
-    assert gallery.register(photos["ind01"][0], "b.jpg", turtle_id="Shelly")[0] == "Shelly"
-    assert gallery.register(photos["ind02"][0], "c.jpg")[0] == "turtle-0002"
+    # confirmed=True: these synthetic turtles may look alike; the IDs are what is tested here.
+    assert gallery.register(photos["ind00"][0], "a.jpg", confirmed=True)[0] == "turtle-0001"
+    shelly = gallery.register(photos["ind01"][0], "b.jpg", turtle_id="Shelly", confirmed=True)
+    assert shelly[0] == "Shelly"
+    assert gallery.register(photos["ind02"][0], "c.jpg", confirmed=True)[0] == "turtle-0002"
     with pytest.raises(ValueError, match="'shelly' already exists"):
         gallery.register(photos["ind03"][0], "d.jpg", turtle_id="shelly")
     with pytest.raises(ValueError, match="already in the gallery as turtle 'Shelly'"):
@@ -153,7 +155,7 @@ def test_decision_follows_the_configured_threshold(tmp_path, photos, encoder):
     records = _records(photos)
     strict = Gallery(tmp_path / "g", encoder, MatchSettings(threshold=1.01))
     strict.enrol(records)
-    assert strict.identify(photos["ind00"][0]).decision == NEW
+    assert strict.identify(photos["ind00"][0]).decision != MATCH  # review or new
     lenient = Gallery(tmp_path / "g", encoder, MatchSettings(threshold=-1.0))
     assert lenient.identify(photos["ind00"][2]).decision == MATCH
 
@@ -233,3 +235,41 @@ def test_keypoints_missing_from_an_older_gallery_are_extracted_on_open(tmp_path,
     reopened = Gallery(root, encoder)
     key = reopened.keypoints.settings.key
     assert len(reopened.catalogue.keypoints(summary.photo_ids, key)) == 12
+
+
+def test_registering_as_new_a_photo_that_matches_an_existing_turtle_asks_for_confirmation(
+    tmp_path, photos, encoder
+):
+    from turtle_id.gallery import LikelyDuplicate
+
+    gallery = Gallery(tmp_path / "g", encoder, MatchSettings(threshold=0.5))
+    gallery.enrol(_records(photos))
+    with pytest.raises(LikelyDuplicate, match="strongly matches turtle 'ind03'") as caught:
+        gallery.register(photos["ind03"][2], "shot3.jpg")
+    assert caught.value.match.turtle_id == "ind03"
+    assert len(gallery) == 12  # nothing written
+    turtle_id, _ = gallery.register(photos["ind03"][2], "shot3.jpg", confirmed=True)
+    assert turtle_id == "turtle-0001" and len(gallery) == 13
+
+
+def test_explain_returns_both_pictures_and_inlier_pairs_inside_them(tmp_path, photos, encoder):
+    gallery = Gallery(tmp_path / "g", encoder)
+    gallery.enrol(_records(photos))
+    answer = gallery.identify(photos["ind01"][2])
+    best = answer.matches[0]
+    explanation = gallery.explain(photos["ind01"][2], "q.jpg", best.photo_id)
+    assert explanation.turtle_id == "ind01"
+    assert explanation.match.inliers == best.inliers > 0
+    pairs = explanation.match.pairs
+    assert pairs.shape == (best.inliers, 2, 2)
+    for picture, points in ((explanation.query, pairs[:, 0]), (explanation.gallery, pairs[:, 1])):
+        assert (points >= 0).all()
+        assert (points[:, 0] <= picture.width).all() and (points[:, 1] <= picture.height).all()
+
+
+def test_embeddings_of_chosen_individuals_for_the_rsm(tmp_path, photos, encoder):
+    gallery = Gallery(tmp_path / "g", encoder)
+    gallery.enrol(_records(photos))
+    vectors, labels = gallery.embeddings_of(["ind00", "ind04"])
+    assert vectors.shape == (4, encoder.info.embedding_size)
+    assert sorted(labels) == ["ind00", "ind00", "ind04", "ind04"]

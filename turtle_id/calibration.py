@@ -72,7 +72,21 @@ def fit_calibration(
         if chosen.any() and right[chosen].mean() >= settings.match_precision:
             match = float(threshold)
             break
-    return replace(fusion, match_threshold=match, review_threshold=review)
+    genuine, impostor = [], []
+    for evaluation in evaluations.values():
+        for query in evaluation.queries:
+            scores = {c[0]: fusion.probability(c[1], c[2]) for c in query.candidates}
+            if query.truth in scores:
+                genuine.append(round(scores.pop(query.truth), 4))
+            if scores:
+                impostor.append(round(max(scores.values()), 4))
+    return replace(
+        fusion,
+        match_threshold=match,
+        review_threshold=review,
+        genuine=tuple(genuine),
+        impostor=tuple(impostor),
+    )
 
 
 def open_set_report(

@@ -28,6 +28,10 @@ class Fusion:
     review_threshold: float | None = None  # below it "new"; None = same as match_threshold
     platt_scale: float = 1.0  # probability = sigmoid(platt_scale * ranking score + platt_bias)
     platt_bias: float = 0.0
+    # Calibration evidence, for the score histograms: probabilities of the true individual and
+    # of the best impostor per dev query (simulated galleries included).
+    genuine: tuple[float, ...] = ()
+    impostor: tuple[float, ...] = ()
 
     def ranking_score(self, similarity: float, inliers: float) -> float:
         w_sim, w_inl = self.weight_similarity, self.weight_inliers
@@ -52,7 +56,10 @@ class Fusion:
     @classmethod
     def load(cls, path: Path) -> "Fusion":
         try:
-            return cls(**json.loads(Path(path).read_text()))
+            values = json.loads(Path(path).read_text())
+            values["genuine"] = tuple(values.get("genuine", ()))
+            values["impostor"] = tuple(values.get("impostor", ()))
+            return cls(**values)
         except (OSError, ValueError, TypeError) as error:
             raise ValueError(
                 f"fusion file {path} is unreadable ({error}): refit it with "

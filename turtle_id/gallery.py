@@ -21,7 +21,7 @@ from turtle_id.encoder import Encoder
 from turtle_id.fusion import Fusion
 from turtle_id.index import IndexMismatch, PhotoIndex
 from turtle_id.keypoints import KeypointMatch, KeypointMatcher, Keypoints, KeypointSettings
-from turtle_id.matching import Candidate, best_per_individual, decide
+from turtle_id.matching import MATCH, Candidate, best_per_individual, decide
 from turtle_id.photo import PhotoError, Region, crop, load_photo
 from turtle_id.photostore import PhotoStore, sha256_of
 from turtle_id.settings import ASSETS, VIEWS, IndexSettings, MatchSettings
@@ -31,6 +31,17 @@ log = logging.getLogger(__name__)
 Progress = Callable[[Iterable], Iterable]  # wraps an iterable to show progress (tqdm-like)
 CALIBRATION_FILE = "calibration.json"  # in the gallery folder; else the one shipped in assets/
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.()-]{0,63}$")
+
+
+class LikelyDuplicate(ValueError):
+    """Registering a "new" turtle whose photo strongly matches one already in the gallery."""
+
+    def __init__(self, name: str, match: "Match"):
+        self.match = match
+        super().__init__(
+            f"{name} strongly matches turtle {match.turtle_id!r} ({match.score:.2f}): "
+            "add the photo to that turtle, or confirm that this is a different turtle"
+        )
 
 
 def validate_individual_id(name: str) -> str:
@@ -91,6 +102,15 @@ class Identification:
                 for m in self.matches
             ],
         }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    query: object  # PIL image: the query (its region) as matched
+    gallery: object  # PIL image: the gallery photo (its region) as matched
+    match: KeypointMatch  # counts, and inlier pairs in the two pictures' pixels
+    turtle_id: str
+    source_name: str
 
 
 @dataclass
@@ -168,9 +188,14 @@ class Gallery:
         new: bool = True,
         view: str | None = None,
         region: Region | None = None,
+        confirmed: bool = False,
     ) -> tuple[str, int]:
         """Enrol one query photo as a new turtle (`turtle_id` typed or, if None, generated) or,
         with new=False, add it to the existing turtle `turtle_id`.
+
+        Args:
+            confirmed: register as new even when the photo is a confident match for a turtle
+                already in the gallery; without it that raises LikelyDuplicate, naming it.
 
         Returns:
             the turtle ID and the photo id.
@@ -197,13 +222,19 @@ class Gallery:
             turtle_id = existing
         record = PhotoRecord(Path(name), turtle_id, view, region=region)
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
-        summary = EnrolSummary()
-        prepared = self._prepare_one(record, data, name)
-        already = self.catalogue.photo_with_hash(prepared.sha256)
+        already = self.catalogue.photo_with_hash(sha256_of(data))
         if already:
             raise ValueError(
                 f"{name}: this photo is already in the gallery as turtle {already.individual_id!r}"
             )
+        summary = EnrolSummary()
+        prepared = self._prepare_one(record, data, name)
+        if new and not confirmed:
+            answer = self.identify_embedding(
+                prepared.embedding, name, view, region, top=1, keypoints=prepared.keypoints
+            )
+            if answer.decision == MATCH:
+                raise LikelyDuplicate(name, answer.matches[0])
         self._commit([prepared], summary, generate=turtle_id is None)
         return summary.new_individuals[0] if turtle_id is None else turtle_id, summary.photo_ids[0]
 
@@ -448,6 +479,29 @@ class Gallery:
             )
             for c in candidates
         ]
+
+    def explain(
+        self, source: Path | bytes, name: str, photo_id: int, region: Region | None = None
+    ) -> "Explanation":
+        """Why a query matches one gallery photo: both pictures as the matcher saw them and the
+        inlier keypoint pairs between them (query pixels, gallery pixels)."""
+        query = crop(load_photo(source, name, self.encoder.info.input_size, region), region, name)
+        (row,) = self.catalogue.photos([photo_id])
+        path = self.store.absolute(row.file)
+        stored = load_photo(path, row.source_name, self.encoder.info.input_size, row.region)
+        gallery_picture = crop(stored, row.region, row.source_name)
+        # The stored gallery keypoints, as identify used them: the counts shown are the scored.
+        match = self.verify(self.keypoints.extract(query), [photo_id])[photo_id]
+        return Explanation(query, gallery_picture, match, row.individual_id, row.source_name)
+
+    def embeddings_of(self, turtle_ids: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+        """Gallery embeddings (n, dim) and each photo's individual, for the RSM; all
+        individuals when `turtle_ids` is None."""
+        vectors, rows = self.catalogue.embeddings(self.encoder.model_version)
+        keep = [i for i, r in enumerate(rows) if turtle_ids is None or r[1] in turtle_ids]
+        if not keep:
+            return np.zeros((0, self.encoder.info.embedding_size), np.float32), []
+        return vectors[keep], [rows[i][1] for i in keep]
 
     # Browsing
 
