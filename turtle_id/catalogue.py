@@ -2,6 +2,7 @@
 embeddings) and an event log of every change. WAL mode lets readers run beside one writer.
 """
 
+import getpass
 import json
 import re
 import sqlite3
@@ -11,13 +12,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS individuals (
     id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    alias_of TEXT REFERENCES individuals (id)  -- set when merged into that individual
 );
 CREATE UNIQUE INDEX IF NOT EXISTS individuals_id_nocase ON individuals (id COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS photos (
@@ -32,6 +35,10 @@ CREATE TABLE IF NOT EXISTS photos (
     site TEXT,
     observer TEXT,
     region TEXT,                       -- JSON [x, y, w, h] in stored-photo pixels, NULL = whole
+    latitude REAL,                     -- WGS84 degrees, from EXIF GPS or typed
+    longitude REAL,
+    notes TEXT,
+    removed_at TEXT,                   -- set when removed: kept, restorable, never matched
     extra TEXT NOT NULL DEFAULT '{}',  -- JSON of the source's other columns
     embedding BLOB NOT NULL,           -- float32, L2-normalised
     model_version TEXT NOT NULL,       -- encoder that made the embedding
@@ -49,9 +56,22 @@ CREATE TABLE IF NOT EXISTS events (
     action TEXT NOT NULL,              -- create_individual, enrol_photo, reembed, ...
     individual_id TEXT,
     photo_id INTEGER,
-    detail TEXT NOT NULL DEFAULT '{}'
+    detail TEXT NOT NULL DEFAULT '{}',
+    user TEXT                          -- who made the change
 );
 """
+# Columns added since the first release: galleries made before them gain them on open.
+ADDED_COLUMNS = (
+    ("individuals", "alias_of", "TEXT REFERENCES individuals (id)"),
+    ("photos", "latitude", "REAL"),
+    ("photos", "longitude", "REAL"),
+    ("photos", "notes", "TEXT"),
+    ("photos", "removed_at", "TEXT"),
+    ("events", "user", "TEXT"),
+)
+DATABASE_FILE = "gallery.sqlite"  # in the gallery folder
+# Events that only add photos: an index that follows them needs no refresh of its maps.
+ENROLMENT_ACTIONS = ("create_individual", "enrol_photo")
 
 GENERATED_ID = re.compile(r"^turtle-(\d+)$")
 
@@ -70,10 +90,36 @@ class PhotoRow:
     observer: str | None
     region: tuple[int, int, int, int] | None
     model_version: str
+    latitude: float | None = None
+    longitude: float | None = None
+    notes: str | None = None
+    removed_at: str | None = None  # None while the photo is in use
+
+
+class PhotoFacts(NamedTuple):
+    """What the index needs to know of a photo to filter a search."""
+
+    id: int
+    individual_id: str
+    view: str | None
+    date_taken: str | None
+    site: str | None
+    removed: bool
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def os_user() -> str:
+    """The operating-system user: who made a change when the caller names no one."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        return "unknown"
+
+
+_writer = threading.local()  # .user: who the current thread's transaction writes for
 
 
 class Catalogue:
@@ -88,21 +134,40 @@ class Catalogue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate()
 
     def close(self) -> None:
         self._db.close()
 
+    def _migrate(self) -> None:
+        with self.transaction():  # two processes opening an old gallery add each column once
+            for table, column, kind in ADDED_COLUMNS:
+                present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back whole on any exception."""
+    def transaction(self, user: str | None = None) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back whole on any exception.
+
+        Args:
+            user: who the events written in it are recorded for; None = the OS user.
+        """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            _writer.user = user or os_user()
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                _writer.user = None
             self._db.execute("COMMIT")
+
+    def read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """Rows of one read-only query, for modules that own their queries (exports, audit)."""
+        return self._query(sql, args)
 
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
@@ -111,8 +176,15 @@ class Catalogue:
     # Reads
 
     def individual_named(self, name: str) -> str | None:
-        """The stored ID equal to `name` ignoring case, or None."""
-        rows = self._query("SELECT id FROM individuals WHERE id = ? COLLATE NOCASE", (name,))
+        """The stored ID equal to `name` ignoring case, or None; a merged individual's name
+        answers the individual it was merged into."""
+        rows = self._query(
+            "SELECT id, alias_of FROM individuals WHERE id = ? COLLATE NOCASE", (name,)
+        )
+        seen = set()
+        while rows and rows[0][1] is not None and rows[0][0] not in seen:
+            seen.add(rows[0][0])
+            rows = self._query("SELECT id, alias_of FROM individuals WHERE id = ?", (rows[0][1],))
         return rows[0][0] if rows else None
 
     def photo_with_hash(self, sha256: str) -> PhotoRow | None:
@@ -120,16 +192,39 @@ class Catalogue:
         return _photo_row(rows[0]) if rows else None
 
     def photos(
-        self, ids: list[int] | None = None, individual_id: str | None = None
+        self,
+        ids: list[int] | None = None,
+        individual_id: str | None = None,
+        include_removed: bool = False,
     ) -> list[PhotoRow]:
+        """Photos by id, or one individual's (removed ones only with include_removed), or
+        every photo row (removed ones too, with `removed_at` set)."""
         sql, args = f"SELECT {_PHOTO_COLUMNS} FROM photos", ()
         if ids is not None:
             sql += f" WHERE id IN ({','.join('?' * len(ids))})"
             args = tuple(ids)
         elif individual_id is not None:
             sql += " WHERE individual_id = ?"
+            sql += "" if include_removed else " AND removed_at IS NULL"
             args = (individual_id,)
         return [_photo_row(r) for r in self._query(sql + " ORDER BY id", args)]
+
+    def facts(self, model_version: str, after_id: int = 0, upto: int | None = None):
+        """PhotoFacts of photos `model_version` embedded with after_id < id <= upto."""
+        rows = self._query(
+            "SELECT id, individual_id, view, date_taken, site, removed_at IS NOT NULL "
+            "FROM photos WHERE model_version = ? AND id > ? AND id <= ? ORDER BY id",
+            (model_version, after_id, upto if upto is not None else 2**62),
+        )
+        return [PhotoFacts(*r[:5], bool(r[5])) for r in rows]
+
+    def changes_after(self, event_id: int) -> tuple[int, set[str]]:
+        """The latest event id, and the actions of the events after `event_id`."""
+        rows = self._query(
+            "SELECT action, MAX(id) FROM events WHERE id > ? GROUP BY action", (event_id,)
+        )
+        latest = max((r[1] for r in rows), default=event_id)
+        return latest, {r[0] for r in rows}
 
     def embeddings(self, model_version: str, after_id: int = 0) -> tuple[np.ndarray, list[tuple]]:
         """Embeddings made by `model_version` of photos with id > after_id.
@@ -148,11 +243,13 @@ class Catalogue:
         return vectors, [r[:3] for r in rows]
 
     def count_photos(self, model_version: str | None = None) -> int:
+        """Photos in use (removed ones not counted)."""
         if model_version is None:
-            return self._query("SELECT COUNT(*) FROM photos")[0][0]
-        return self._query("SELECT COUNT(*) FROM photos WHERE model_version = ?", (model_version,))[
-            0
-        ][0]
+            return self._query("SELECT COUNT(*) FROM photos WHERE removed_at IS NULL")[0][0]
+        return self._query(
+            "SELECT COUNT(*) FROM photos WHERE model_version = ? AND removed_at IS NULL",
+            (model_version,),
+        )[0][0]
 
     def stale_photos(self, model_version: str) -> list[PhotoRow]:
         """Photos whose embedding another model made: they must be re-embedded before use."""
@@ -182,10 +279,12 @@ class Catalogue:
         return [_photo_row(r) for r in rows]
 
     def individuals(self) -> list[tuple[str, int, str]]:
-        """(individual id, photo count, created at) of every individual, by ID."""
+        """(individual id, photo count, created at) of every individual, by ID; merged ones
+        (aliases) are left out, removed photos are not counted."""
         return self._query(
             "SELECT i.id, COUNT(p.id), i.created_at FROM individuals i "
-            "LEFT JOIN photos p ON p.individual_id = i.id GROUP BY i.id ORDER BY i.id"
+            "LEFT JOIN photos p ON p.individual_id = i.id AND p.removed_at IS NULL "
+            "WHERE i.alias_of IS NULL GROUP BY i.id ORDER BY i.id"
         )
 
     def events(self, limit: int = 100) -> list[tuple]:
@@ -218,8 +317,9 @@ class Catalogue:
         at = now()
         cursor = db.execute(
             "INSERT INTO photos (sha256, individual_id, file, preview, source_name, view, "
-            "date_taken, site, observer, region, extra, embedding, model_version, enrolled_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "date_taken, site, observer, region, extra, embedding, model_version, enrolled_at, "
+            "latitude, longitude, notes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 fields["sha256"],
                 fields["individual_id"],
@@ -235,6 +335,9 @@ class Catalogue:
                 np.asarray(embedding, dtype=np.float32).tobytes(),
                 fields["model_version"],
                 at,
+                fields.get("latitude"),
+                fields.get("longitude"),
+                fields.get("notes"),
             ),
         )
         photo_id = cursor.lastrowid
@@ -258,10 +361,17 @@ class Catalogue:
         )
         _log(db, now(), "reembed", None, photo_id, {"model_version": model_version})
 
+    @staticmethod
+    def log(
+        db: sqlite3.Connection, action: str, individual_id: str | None, photo_id, detail: dict
+    ) -> int:
+        """Record one change in the event log, for the transaction's user; its event id."""
+        return _log(db, now(), action, individual_id, photo_id, detail)
+
 
 _PHOTO_COLUMNS = (
     "id, sha256, individual_id, file, preview, source_name, view, date_taken, site, observer, "
-    "region, model_version"
+    "region, model_version, latitude, longitude, notes, removed_at"
 )
 
 
@@ -273,8 +383,13 @@ def _photo_row(row: tuple) -> PhotoRow:
 
 def _log(
     db: sqlite3.Connection, at: str, action: str, individual_id, photo_id, detail: dict
-) -> None:
-    db.execute(
-        "INSERT INTO events (at, action, individual_id, photo_id, detail) VALUES (?, ?, ?, ?, ?)",
-        (at, action, individual_id, photo_id, json.dumps(detail)),
+) -> int:
+    # The user is the transaction's (Catalogue.transaction(user=...)), so no write helper can
+    # forget to record who made a change.
+    user = getattr(_writer, "user", None) or os_user()
+    cursor = db.execute(
+        "INSERT INTO events (at, action, individual_id, photo_id, detail, user) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (at, action, individual_id, photo_id, json.dumps(detail), user),
     )
+    return cursor.lastrowid

@@ -8,11 +8,23 @@ from pathlib import Path
 
 from turtle_id.photo import Region
 from turtle_id.settings import VIEWS
+from turtle_id.sightings import check_coordinate
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
 REGION_COLUMNS = ("head_x", "head_y", "head_w", "head_h")
 # Columns with a meaning of their own; any other column is kept as `extra`.
-KNOWN_COLUMNS = {"file", "individual_id", "view", "date", "site", "observer", *REGION_COLUMNS}
+KNOWN_COLUMNS = {
+    "file",
+    "individual_id",
+    "view",
+    "date",
+    "site",
+    "observer",
+    "latitude",
+    "longitude",
+    "notes",
+    *REGION_COLUMNS,
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,9 @@ class PhotoRecord:
     site: str | None = None
     observer: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    latitude: float | None = None  # WGS84 decimal degrees; None = from the photo's EXIF GPS
+    longitude: float | None = None
+    notes: str | None = None
 
 
 @dataclass
@@ -76,7 +91,7 @@ def read_zindi(root: Path) -> Collection:
 
 def read_labels_csv(path: Path, use_regions: bool = True, labelled: bool = True) -> Collection:
     """A generic `labels.csv`: file (relative to the CSV), individual_id, optional view, date,
-    site, observer and head_x/head_y/head_w/head_h."""
+    site, observer, latitude, longitude, notes and head_x/head_y/head_w/head_h."""
     records, problems = [], []
     required = ("file", "individual_id") if labelled else ("file",)
     for line, row in _rows(path, required=required):
@@ -101,6 +116,12 @@ def read_labels_csv(path: Path, use_regions: bool = True, labelled: bool = True)
             if region[2] <= 0 or region[3] <= 0:
                 problems.append(f"{where}: head box {region} has no area: fix head_w and head_h")
                 continue
+        try:
+            latitude = check_coordinate(row.get("latitude"), "latitude", 90)
+            longitude = check_coordinate(row.get("longitude"), "longitude", 180)
+        except ValueError as error:
+            problems.append(f"{where}: {error}")
+            continue
         individual = (row.get("individual_id") or "").strip() if labelled else None
         extra = {k: v for k, v in row.items() if k not in KNOWN_COLUMNS and v}
         records.append(
@@ -113,6 +134,9 @@ def read_labels_csv(path: Path, use_regions: bool = True, labelled: bool = True)
                 row.get("site") or None,
                 row.get("observer") or None,
                 extra,
+                latitude if longitude is not None else None,
+                longitude if latitude is not None else None,
+                row.get("notes") or None,
             )
         )
     return Collection(records, problems)

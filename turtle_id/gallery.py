@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from turtle_id.catalogue import Catalogue, PhotoRow
+from turtle_id.catalogue import ENROLMENT_ACTIONS, Catalogue, PhotoFacts, PhotoRow
 from turtle_id.datasets import PhotoRecord
 from turtle_id.encoder import Encoder
 from turtle_id.fusion import Fusion
@@ -25,6 +25,7 @@ from turtle_id.matching import MATCH, Candidate, best_per_individual, decide
 from turtle_id.photo import PhotoError, Region, crop, load_photo
 from turtle_id.photostore import PhotoStore, sha256_of
 from turtle_id.settings import ASSETS, VIEWS, IndexSettings, MatchSettings
+from turtle_id.sightings import Sighting, SightingFilter
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class Match:
     preview: Path  # its JPEG copy, for display
     source_name: str  # the file it was enrolled from
     view: str | None
+    date_taken: str | None = None  # of that gallery photo, ISO text
+    site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class Identification:
                     "inliers": m.inliers,
                     "photo": str(m.photo),
                     "source": m.source_name,
+                    "date_taken": m.date_taken,
+                    "site": m.site,
                 }
                 for m in self.matches
             ],
@@ -137,6 +142,15 @@ class _Prepared:
     keypoints: Keypoints
     picture: object  # PIL image for the preview
     taken: str | None
+    location: tuple[float, float] | None = None  # EXIF GPS
+
+
+def _position(record: PhotoRecord, exif: tuple[float, float] | None) -> dict:
+    """Latitude and longitude as typed or listed, else from the photo's EXIF GPS."""
+    if record.latitude is not None and record.longitude is not None:
+        return {"latitude": record.latitude, "longitude": record.longitude}
+    latitude, longitude = exif or (None, None)
+    return {"latitude": latitude, "longitude": longitude}
 
 
 class Gallery:
@@ -164,6 +178,9 @@ class Gallery:
         self._index: PhotoIndex | None = None
         self._individual_of: dict[int, str] = {}
         self._view_of: dict[int, str | None] = {}
+        self._sighting_of: dict[int, tuple[str | None, str | None]] = {}  # date taken, site
+        # Latest event the maps above follow; None = read them whole on the next sync.
+        self._seen_event: int | None = None
         self.reembed_stale(progress)
 
     def close(self) -> None:
@@ -171,13 +188,22 @@ class Gallery:
 
     # Enrolment
 
-    def enrol(self, records: list[PhotoRecord], progress: Progress | None = None) -> EnrolSummary:
+    def enrol(
+        self,
+        records: list[PhotoRecord],
+        progress: Progress | None = None,
+        user: str | None = None,
+    ) -> EnrolSummary:
         """Add labelled photos. Problem rows are reported and skipped; the rest is written in
-        one transaction, so an interrupted or failed enrolment leaves the gallery as it was."""
+        one transaction, so an interrupted or failed enrolment leaves the gallery as it was.
+
+        Args:
+            user: who enrols, for the audit trail; None = the OS user.
+        """
         summary = EnrolSummary()
         prepared = self._prepare(records, summary, progress)
         if prepared:
-            self._commit(prepared, summary)
+            self._commit(prepared, summary, user=user)
         return summary
 
     def register(
@@ -189,6 +215,8 @@ class Gallery:
         view: str | None = None,
         region: Region | None = None,
         confirmed: bool = False,
+        sighting: Sighting | None = None,
+        user: str | None = None,
     ) -> tuple[str, int]:
         """Enrol one query photo as a new turtle (`turtle_id` typed or, if None, generated) or,
         with new=False, add it to the existing turtle `turtle_id`.
@@ -196,6 +224,9 @@ class Gallery:
         Args:
             confirmed: register as new even when the photo is a confident match for a turtle
                 already in the gallery; without it that raises LikelyDuplicate, naming it.
+            sighting: date, site, observer, notes, position; its None fields come from the
+                photo's EXIF (date, GPS) or stay empty.
+            user: who registers, for the audit trail; None = the OS user.
 
         Returns:
             the turtle ID and the photo id.
@@ -220,7 +251,19 @@ class Gallery:
                     f"no turtle {turtle_id!r} in the gallery: choose one of the matches"
                 )
             turtle_id = existing
-        record = PhotoRecord(Path(name), turtle_id, view, region=region)
+        s = sighting or Sighting()
+        record = PhotoRecord(
+            Path(name),
+            turtle_id,
+            view,
+            s.date,
+            region,
+            s.site,
+            s.observer,
+            latitude=s.latitude,
+            longitude=s.longitude,
+            notes=s.notes,
+        )
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
         already = self.catalogue.photo_with_hash(sha256_of(data))
         if already:
@@ -235,7 +278,8 @@ class Gallery:
             )
             if answer.decision == MATCH:
                 raise LikelyDuplicate(name, answer.matches[0])
-        self._commit([prepared], summary, generate=turtle_id is None)
+        how = "register" if new else "add"
+        self._commit([prepared], summary, generate=turtle_id is None, user=user, how=how)
         return summary.new_individuals[0] if turtle_id is None else turtle_id, summary.photo_ids[0]
 
     def _prepare(
@@ -292,15 +336,27 @@ class Gallery:
         embedding = self.encoder.embed([picture])[0]
         keypoints = self.keypoints.extract(picture)
         return _Prepared(
-            record, data, sha or sha256_of(data), embedding, keypoints, photo.image, photo.taken
+            record,
+            data,
+            sha or sha256_of(data),
+            embedding,
+            keypoints,
+            photo.image,
+            photo.taken,
+            photo.location,
         )
 
     def _commit(
-        self, prepared: list[_Prepared], summary: EnrolSummary, generate: bool = False
+        self,
+        prepared: list[_Prepared],
+        summary: EnrolSummary,
+        generate: bool = False,
+        user: str | None = None,
+        how: str = "enrol",  # register (as new), add (to a turtle) or enrol (a collection)
     ) -> None:
         created_files: list[Path] = []
         try:
-            with self.catalogue.transaction() as db:
+            with self.catalogue.transaction(user) as db:
                 for item in prepared:
                     record = item.record
                     files, (original, preview) = self.store.put(
@@ -314,7 +370,8 @@ class Gallery:
                     if existing:
                         individual = existing
                     else:
-                        Catalogue.add_individual(db, individual, {"source": str(record.path)})
+                        detail = {"source": str(record.path), "how": how}
+                        Catalogue.add_individual(db, individual, detail)
                         summary.new_individuals.append(individual)
                     fields = {
                         "sha256": item.sha256,
@@ -329,9 +386,11 @@ class Gallery:
                         "region": record.region,
                         "extra": record.extra,
                         "model_version": self.encoder.model_version,
+                        **_position(record, item.location),
+                        "notes": record.notes,
                     }
                     photo_id = Catalogue.add_photo(
-                        db, fields, item.embedding, {"source": str(record.path)}
+                        db, fields, item.embedding, {"source": str(record.path), "how": how}
                     )
                     Catalogue.set_keypoints(
                         db, photo_id, self.keypoints.settings.key, item.keypoints.to_bytes()
@@ -357,6 +416,10 @@ class Gallery:
         view: str | None = None,
         region: Region | None = None,
         top: int | None = None,
+        *,
+        site: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
     ) -> Identification:
         """Rank the gallery's individuals for one query photo.
 
@@ -364,6 +427,9 @@ class Gallery:
             view: if given, only gallery photos of that view, or of unknown view, are matched.
             region: part of the query to use, x, y, w, h in pixels; None = whole photo.
             top: individuals to return (default from MatchSettings).
+            site: if given, only gallery photos of that site (ignoring case) are matched.
+            date_from, date_to: if given, only gallery photos taken on these days or between
+                them (YYYY-MM-DD, inclusive) are matched.
         """
         name = name or (str(source) if not isinstance(source, bytes) else "query photo")
         if view is not None and view not in VIEWS:
@@ -372,7 +438,17 @@ class Gallery:
         picture = crop(photo, region, name)
         embedding = self.encoder.embed([picture])[0]
         keypoints = self.keypoints.extract(picture) if self.match_settings.verify else None
-        return self.identify_embedding(embedding, name, view, region, top, keypoints)
+        return self.identify_embedding(
+            embedding,
+            name,
+            view,
+            region,
+            top,
+            keypoints,
+            site=site,
+            date_from=date_from,
+            date_to=date_to,
+        )
 
     def identify_embedding(
         self,
@@ -382,19 +458,31 @@ class Gallery:
         region: Region | None = None,
         top: int | None = None,
         keypoints: Keypoints | None = None,
+        *,
+        site: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
     ) -> Identification:
         """`identify` for an embedding (and keypoints) already made: search, verify the
         shortlist with keypoints, aggregate per individual, decide."""
         top = top or self.match_settings.top
+        sightings = SightingFilter(site, date_from, date_to)
         with self._lock:
             index = self._sync_index()
             individual_of = self._individual_of
             allowed = None
-            searchable = len(index)
-            if view is not None:
-                view_of = self._view_of
-                allowed = lambda label: view_of.get(label) in (None, view)  # noqa: E731
-                searchable = sum(1 for v in view_of.values() if v in (None, view))
+            searchable = index.searchable
+            if view is not None or sightings.active:
+                view_of, sighting_of, removed = self._view_of, self._sighting_of, index.removed
+                keep = {
+                    label
+                    for label, v in view_of.items()
+                    if (view is None or v in (None, view))
+                    and sightings.allows(*sighting_of[label])
+                    and label not in removed
+                }
+                allowed = keep.__contains__
+                searchable = len(keep)
             k = min(self.match_settings.shortlist, searchable)
             while True:
                 labels, similarities = index.search(embedding, k, allowed)
@@ -476,6 +564,8 @@ class Gallery:
                 preview=self.store.absolute(rows[c.photo_id].preview),
                 source_name=rows[c.photo_id].source_name,
                 view=rows[c.photo_id].view,
+                date_taken=rows[c.photo_id].date_taken,
+                site=rows[c.photo_id].site,
             )
             for c in candidates
         ]
@@ -525,13 +615,25 @@ class Gallery:
         version = self.encoder.model_version
         dim = self.encoder.info.embedding_size
         with self._lock:
+            # Events first: a change committed after this read is seen again on the next sync.
+            latest, actions = self.catalogue.changes_after(self._seen_event or 0)
+            if "reembed" in actions and self._seen_event is not None:
+                self._index = None  # another process re-embedded photos already indexed
             if self._index is None:
                 self._index = self._load_or_rebuild(version, dim)
                 save = save or self._index_dirty
-            embeddings, rows = self.catalogue.embeddings(version, after_id=self._index.max_label)
+            known = self._index.max_label
+            embeddings, rows = self.catalogue.embeddings(version, after_id=known)
             if rows:
                 self._index.add(embeddings, np.array([r[0] for r in rows]))
-                self._remember(rows)
+            if self._seen_event is None or not actions <= set(ENROLMENT_ACTIONS):
+                # Renamed, merged, moved, removed, restored, edited (here or in another
+                # process): the maps are read whole again, which is cheap (no embeddings).
+                self._individual_of, self._view_of, self._sighting_of = {}, {}, {}
+                self._remember(self.catalogue.facts(version, upto=self._index.max_label))
+            elif rows:
+                self._remember(self.catalogue.facts(version, known, self._index.max_label))
+            self._seen_event = latest
             if (rows or self._index_dirty) and save:
                 try:
                     self._index.save(self.index_path)
@@ -552,20 +654,24 @@ class Gallery:
             indexed = [r for r in rows if r[0] <= index.max_label]
             if len(indexed) != len(index):
                 raise IndexMismatch(f"index holds {len(index)} photos, catalogue {len(indexed)}")
-            self._remember(indexed)
+            self._seen_event = None  # the maps are read whole by the caller
             return index
         except IndexMismatch as reason:
             if self.index_path.exists() or rows:
                 log.info("rebuilding the index from the catalogue: %s", reason)
         index = PhotoIndex(dim, version, self.index_settings)
-        self._individual_of, self._view_of = {}, {}
+        self._seen_event = None
         self._index_dirty = True
         return index
 
-    def _remember(self, rows: list[tuple]) -> None:
-        for photo_id, individual, view in rows:
-            self._individual_of[photo_id] = individual
-            self._view_of[photo_id] = view
+    def _remember(self, facts: list[PhotoFacts]) -> None:
+        removed = set(self._index.removed)
+        for f in facts:
+            self._individual_of[f.id] = f.individual_id
+            self._view_of[f.id] = f.view
+            self._sighting_of[f.id] = (f.date_taken, f.site)
+            (removed.add if f.removed else removed.discard)(f.id)
+        self._index.set_removed(removed)
 
     def _extract_missing_keypoints(self, progress: Progress | None) -> None:
         key = self.keypoints.settings.key

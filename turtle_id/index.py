@@ -8,8 +8,9 @@ rebuilt rather than trusted.
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import hnswlib
@@ -29,6 +30,7 @@ class IndexMeta:
     count: int
     max_label: int  # highest photo id indexed; photos above it are added on the next sync
     sha256: str  # of the index file: hnswlib itself may crash, not raise, on a damaged file
+    removed: list[int] = field(default_factory=list)  # labels marked deleted in the file
 
 
 class PhotoIndex:
@@ -43,9 +45,26 @@ class PhotoIndex:
             max_elements=1024, ef_construction=settings.ef_construction, M=settings.M
         )
         self.max_label = 0
+        self.removed: set[int] = set()
 
     def __len__(self) -> int:
+        """Photos in the index, removed ones included."""
         return self._index.get_current_count()
+
+    @property
+    def searchable(self) -> int:
+        """Photos a search can return: those not removed."""
+        return len(self) - len(self.removed)
+
+    def set_removed(self, labels: set[int]) -> None:
+        """Exactly these labels are left out of every search from now on; others come back.
+        hnswlib's mark_deleted keeps them in the graph, so restoring one is instant."""
+        labels = set(labels)
+        for label in labels - self.removed:
+            self._index.mark_deleted(label)
+        for label in self.removed - labels:
+            self._index.unmark_deleted(label)
+        self.removed = labels
 
     def add(self, embeddings: np.ndarray, labels: np.ndarray) -> None:
         """Add embeddings (n, dim) under integer labels (n,)."""
@@ -70,7 +89,7 @@ class PhotoIndex:
             labels (k',) and cosine similarities (k',), best first; k' <= k when fewer photos
             are in the index or allowed.
         """
-        k = min(k, len(self))
+        k = min(k, self.searchable)
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         # higher ef: better recall, slower search; hnswlib needs ef >= k.
@@ -78,16 +97,18 @@ class PhotoIndex:
         try:
             labels, distances = self._index.knn_query(query.reshape(1, -1), k=k, filter=allowed)
         except RuntimeError:
-            # hnswlib raises when a filter leaves fewer than k photos; ask for what exists.
-            if allowed is None:
+            # hnswlib raises when a filter (or removed photos) leaves fewer than k reachable
+            # photos; ask for what exists.
+            if allowed is None and not self.removed:
                 raise
-            return self._search_few(query, allowed)
+            return self._search_few(query, allowed or (lambda label: True))
         return labels[0].astype(np.int64), (1.0 - distances[0]).astype(np.float32)
 
     def _search_few(
         self, query: np.ndarray, allowed: Callable[[int], bool]
     ) -> tuple[np.ndarray, np.ndarray]:
-        labels = np.array([x for x in self._index.get_ids_list() if allowed(x)], dtype=np.int64)
+        labels = [x for x in self._index.get_ids_list() if x not in self.removed and allowed(x)]
+        labels = np.array(labels, dtype=np.int64)
         if len(labels) == 0:
             return labels, np.zeros(0, dtype=np.float32)
         vectors = np.asarray(self._index.get_items(labels), dtype=np.float32)
@@ -100,12 +121,24 @@ class PhotoIndex:
     def save(self, path: Path) -> None:
         """Write the index and its metadata (`path` and `path.json`), each atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
+        # Temporary names of their own: two processes on one gallery may save at once.
+        unique = f"{os.getpid()}-{threading.get_ident()}.tmp"
+        tmp = path.with_name(f"{path.name}.{unique}")
         self._index.save_index(str(tmp))
-        os.replace(tmp, path)
-        meta = IndexMeta(self.model_version, self.dim, len(self), self.max_label, _sha256(path))
-        meta_tmp = path.with_name(path.name + ".json.tmp")
+        meta = IndexMeta(
+            self.model_version,
+            self.dim,
+            len(self),
+            self.max_label,
+            _sha256(tmp),
+            sorted(self.removed),
+        )
+        meta_tmp = path.with_name(f"{path.name}.json.{unique}")
         meta_tmp.write_text(json.dumps(meta.__dict__))
+        # note: a kill between these two replaces, or two processes saving at once, can leave
+        # index and metadata of different saves; load() then sees the checksum differ and the
+        # gallery rebuilds the index from the catalogue.
+        os.replace(tmp, path)
         os.replace(meta_tmp, _meta_path(path))
 
     @classmethod
@@ -134,6 +167,7 @@ class PhotoIndex:
         if len(index) != meta.count:
             raise IndexMismatch(f"index holds {len(index)} photos, metadata says {meta.count}")
         index.max_label = meta.max_label
+        index.removed = set(meta.removed)
         return index
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from turtle_id.exif import gps_location
+
 MIN_SIDE = 32  # pixels: smaller photos cannot show a face pattern
 
 Region = tuple[int, int, int, int]  # x, y, w, h in pixels of the upright photo as stored
@@ -26,6 +28,7 @@ class Photo:
     size: tuple[int, int]  # (width, height) of the upright photo at full resolution
     scale: float  # image.width / size[0]: < 1 when JPEG draft mode decoded at a reduced size
     taken: str | None = None  # EXIF DateTimeOriginal as "YYYY-MM-DD HH:MM:SS", None if absent
+    location: tuple[float, float] | None = None  # EXIF GPS (latitude, longitude), degrees
 
 
 def parse_region(text: str | None) -> Region | None:
@@ -69,6 +72,7 @@ def load_photo(
             image = Image.open(io.BytesIO(data))
             full = _upright_size(image)
             taken = _taken(image)
+            location = gps_location(image.getexif())
             _check_still(image, name)
             _check_size(full, name)
             if image.format in ("JPEG", "MPO") and target:
@@ -93,7 +97,7 @@ def load_photo(
                 f"{name}: the file is damaged or truncated ({error}): copy it again from the "
                 "camera or export it again"
             ) from None
-    return Photo(image=rgb, size=full, scale=rgb.width / full[0], taken=taken)
+    return Photo(image=rgb, size=full, scale=rgb.width / full[0], taken=taken, location=location)
 
 
 def crop(photo: Photo, region: Region | None, name: str = "photo") -> Image.Image:
