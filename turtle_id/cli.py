@@ -20,6 +20,7 @@ from turtle_id.encoder import Encoder
 from turtle_id.evaluation import EvaluationSettings, evaluate
 from turtle_id.fusion import Fusion
 from turtle_id.gallery import CALIBRATION_FILE, Gallery
+from turtle_id.head_finder import HeadFinder
 from turtle_id.keypoints import KeypointSettings
 from turtle_id.photo import PhotoError, parse_region
 from turtle_id.settings import (
@@ -28,6 +29,7 @@ from turtle_id.settings import (
     MatchSettings,
     default_encoder_path,
     default_gallery_dir,
+    default_head_finder_path,
 )
 
 
@@ -62,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
             "--encoder", type=Path, default=None, help="ONNX encoder (default: assets/encoder.onnx)"
         )
         p.add_argument("-v", "--verbose", action="store_true", help="log what is loaded and where")
+        p.add_argument(
+            "--no-crop",
+            action="store_true",
+            help="do not look for the head in photos without a region: use the whole photo",
+        )
         return p
 
     p = command("enroll", _enroll, "Add labelled photos to the gallery.")
@@ -151,9 +158,15 @@ def _encoder(args) -> Encoder:
     return Encoder(args.encoder or default_encoder_path())
 
 
+def _head_finder(args) -> HeadFinder | None:
+    return None if args.no_crop else HeadFinder(default_head_finder_path())
+
+
 def _gallery(args, match: MatchSettings | None = None) -> Gallery:
     root = args.gallery or default_gallery_dir()
-    return Gallery(root, _encoder(args), match, progress=_bar("re-embedding"))
+    return Gallery(
+        root, _encoder(args), match, progress=_bar("re-embedding"), head_finder=_head_finder(args)
+    )
 
 
 def _bar(desc: str):
@@ -229,7 +242,9 @@ def _evaluate(args) -> int:
     fusion = Fusion.load(args.calibration) if args.calibration else None
     print("settings", json.dumps(asdict(settings)), file=sys.stderr)
     encoder = _encoder(args)
-    result = evaluate(collection.records, encoder, settings, _bar("evaluating"), fusion)
+    result = evaluate(
+        collection.records, encoder, settings, _bar("evaluating"), fusion, _head_finder(args)
+    )
     for problem in collection.problems + result.problems:
         print(f"skipped: {problem}", file=sys.stderr)
     summary = result.summary()
@@ -289,7 +304,10 @@ def _calibrate(args) -> int:
     for data in args.data:
         collection = read_collection(data)
         evaluations[data.name] = evaluate(
-            collection.records, encoder, progress=_bar(f"calibrating {data.name}")
+            collection.records,
+            encoder,
+            progress=_bar(f"calibrating {data.name}"),
+            head_finder=_head_finder(args),
         )
     settings = CalibrationSettings(left_out=args.left_out, draws=args.draws)
     fusion = fit_calibration(evaluations, encoder.model_version, KeypointSettings().key, settings)

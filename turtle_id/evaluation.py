@@ -21,6 +21,7 @@ from turtle_id.datasets import PhotoRecord
 from turtle_id.encoder import Encoder
 from turtle_id.fusion import Fusion
 from turtle_id.gallery import Gallery, Progress
+from turtle_id.head_finder import HeadFinder
 from turtle_id.metrics import map_at_5, top_k_accuracy
 from turtle_id.photo import PhotoError
 from turtle_id.settings import MatchSettings
@@ -163,12 +164,14 @@ def evaluate(
     settings: EvaluationSettings = EvaluationSettings(),
     progress: Progress | None = None,
     fusion: Fusion | None = None,
+    head_finder: HeadFinder | None = None,
 ) -> Evaluation:
     """Enrol the gallery split into a throwaway gallery and identify every query against it.
 
     Args:
         fusion: combines similarity and inliers for the "fused" ranking; None uses the shipped
             fusion when it fits the encoder, else there is no fused ranking.
+        head_finder: crops photos that have no region to the head it finds; None = whole.
     """
     gallery_records, query_records, split = split_gallery_queries(
         records, settings.seed, settings.gallery_share
@@ -177,7 +180,7 @@ def evaluate(
     verify = MatchSettings().verify if settings.keypoints else 0
     match = MatchSettings(top=EVERYTHING, shortlist=EVERYTHING, verify=verify)
     with tempfile.TemporaryDirectory(prefix="turtle-id-eval-") as root:
-        gallery = Gallery(root, encoder, match)
+        gallery = Gallery(root, encoder, match, head_finder=head_finder)
         if fusion is not None:
             gallery.fusion = fusion
         enrolled = gallery.enrol(gallery_records, progress)

@@ -10,7 +10,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +19,11 @@ from turtle_id.catalogue import ENROLMENT_ACTIONS, Catalogue, PhotoFacts, PhotoR
 from turtle_id.datasets import PhotoRecord
 from turtle_id.encoder import Encoder
 from turtle_id.fusion import Fusion
+from turtle_id.head_finder import HeadFinder
 from turtle_id.index import IndexMismatch, PhotoIndex
 from turtle_id.keypoints import KeypointMatch, KeypointMatcher, Keypoints, KeypointSettings
 from turtle_id.matching import MATCH, Candidate, best_per_individual, decide
-from turtle_id.photo import PhotoError, Region, crop, load_photo
+from turtle_id.photo import Photo, PhotoError, Region, crop, load_photo
 from turtle_id.photostore import PhotoStore, sha256_of
 from turtle_id.settings import ASSETS, VIEWS, IndexSettings, MatchSettings
 from turtle_id.sightings import Sighting, SightingFilter
@@ -86,6 +87,7 @@ class Identification:
     matches: list[Match]  # best first, at most `top`
     region: Region | None  # the part of the query used; None = whole photo
     gallery_size: int  # photos searched (after the view filter)
+    head_found: bool | None = None  # the head finder's verdict; None when it was not asked
     embedding: np.ndarray | None = field(default=None, repr=False, compare=False)  # the query's
 
     def as_json(self) -> dict:
@@ -164,6 +166,7 @@ class Gallery:
         index: IndexSettings | None = None,
         progress: Progress | None = None,
         keypoints: KeypointSettings | None = None,
+        head_finder: HeadFinder | None = None,
     ):
         self.root = Path(root)
         self.encoder = encoder
@@ -173,6 +176,8 @@ class Gallery:
         self.store = PhotoStore(self.root)
         self.index_path = self.root / "index" / "photos.hnsw"
         self.keypoints = KeypointMatcher(keypoints or KeypointSettings())
+        # Photos given without a region are cropped to the head it finds; None = whole photo.
+        self.head_finder = head_finder
         self.fusion = self._load_fusion()
         self._lock = threading.RLock()
         self._index: PhotoIndex | None = None
@@ -328,11 +333,36 @@ class Gallery:
                     prepared.append(result)
         return prepared
 
+    def locate(
+        self, source: Path | bytes, name: str, region: Region | None = None
+    ) -> tuple[Photo, Region | None, bool | None]:
+        """Decode a photo for embedding, and the region to use: the one given, else the head
+        the head finder finds, else the whole photo (None).
+
+        Returns:
+            the decoded photo, the region, and whether a head was found (None: not looked for).
+        """
+        found = None
+        if region is None and self.head_finder is not None:
+            # A small decode is enough to find the head; the region is then decoded again at
+            # the resolution the encoder needs, which a reduced whole photo may not have.
+            overview = load_photo(source, name, target=self.head_finder.info.input_size)
+            box = self.head_finder.find(overview.image)
+            found = box is not None
+            if box is not None:
+                x, y, w, h = (round(v / overview.scale) for v in box.region)
+                width, height = overview.size
+                x, y = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
+                region = (x, y, max(1, min(w, width - x)), max(1, min(h, height - y)))
+        photo = load_photo(source, name, target=self.encoder.info.input_size, region=region)
+        return photo, region, found
+
     def _prepare_one(
         self, record: PhotoRecord, data: bytes, name: str, sha: str | None = None
     ) -> _Prepared:
-        photo = load_photo(data, name, target=self.encoder.info.input_size, region=record.region)
-        picture = crop(photo, record.region, name)
+        photo, region, _ = self.locate(data, name, record.region)
+        record = replace(record, region=region)
+        picture = crop(photo, region, name)
         embedding = self.encoder.embed([picture])[0]
         keypoints = self.keypoints.extract(picture)
         return _Prepared(
@@ -434,11 +464,11 @@ class Gallery:
         name = name or (str(source) if not isinstance(source, bytes) else "query photo")
         if view is not None and view not in VIEWS:
             raise ValueError(f"view {view!r} is not one of {', '.join(VIEWS)}")
-        photo = load_photo(source, name, target=self.encoder.info.input_size, region=region)
+        photo, region, found = self.locate(source, name, region)
         picture = crop(photo, region, name)
         embedding = self.encoder.embed([picture])[0]
         keypoints = self.keypoints.extract(picture) if self.match_settings.verify else None
-        return self.identify_embedding(
+        answer = self.identify_embedding(
             embedding,
             name,
             view,
@@ -449,6 +479,7 @@ class Gallery:
             date_from=date_from,
             date_to=date_to,
         )
+        return replace(answer, head_found=found)
 
     def identify_embedding(
         self,

@@ -21,6 +21,11 @@ def default_gallery_dir() -> Path:
     return Path(user_data_dir("turtle-id", appauthor=False)) / "gallery"
 
 
+def default_head_finder_path() -> Path:
+    """The head finder shipped in `assets/`."""
+    return ASSETS / "head_finder.onnx"
+
+
 def default_encoder_path() -> Path:
     """`$TURTLE_ID_ENCODER`, else the encoder shipped in `assets/`."""
     return Path(os.environ.get(ENCODER_ENV) or ASSETS / "encoder.onnx")
