@@ -116,3 +116,20 @@ def test_every_command_has_help(command):
         [sys.executable, "-m", "turtle_id", command, "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "--gallery" in result.stdout
+
+
+def test_identify_json_reports_the_head_region_found_or_null_with_no_crop(
+    tmp_path, shared_data, capsys
+):
+    from turtle_id.datasets import read_collection
+    from turtle_id.head_finder import region_iou
+
+    record = read_collection(shared_data / "turtle-profiles-dev").records[0]
+    code, out, _ = _run(capsys, "identify", record.path, "--gallery", tmp_path / "g", "--json")
+    region = json.loads(out)["region"]
+    assert code == 0 and len(region) == 4 and all(isinstance(v, int) for v in region)
+    assert region_iou(tuple(region), record.region) > 0.5  # the labelled head box
+    code, out, _ = _run(
+        capsys, "identify", record.path, "--gallery", tmp_path / "g", "--json", "--no-crop"
+    )
+    assert json.loads(out)["region"] is None
