@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT NOT NULL DEFAULT '{}',
     user TEXT                          -- who made the change
 );
+CREATE INDEX IF NOT EXISTS events_action ON events (action);
 """
 # Columns added since the first release: galleries made before them gain them on open.
 ADDED_COLUMNS = (
