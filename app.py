@@ -1,6 +1,7 @@
-"""Turtle ID in the browser: identify a turtle photo against the gallery, register new turtles.
+"""Turtle ID in the browser: identify a turtle photo against the gallery, see why it matches,
+register new turtles, and look at how well the gallery's turtles are told apart.
 
-    python app.py [--gallery DIR] [--host 127.0.0.1] [--port 7860]
+    python app.py [--gallery DIR] [--threshold P] [--host 127.0.0.1] [--port 7860]
 
 Runs offline, as in the field: no analytics, no update checks, and the page loads nothing from
 outside the machine (system fonts only).
@@ -19,12 +20,18 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import gradio as gr  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
 
-from turtle_id import ui  # noqa: E402
+from turtle_id import plots, ui  # noqa: E402
+from turtle_id.drawing import side_by_side  # noqa: E402
 from turtle_id.encoder import Encoder  # noqa: E402
-from turtle_id.gallery import Gallery  # noqa: E402
+from turtle_id.gallery import Gallery, LikelyDuplicate  # noqa: E402
 from turtle_id.photo import parse_region  # noqa: E402
-from turtle_id.settings import default_encoder_path, default_gallery_dir  # noqa: E402
+from turtle_id.settings import (  # noqa: E402
+    MatchSettings,
+    default_encoder_path,
+    default_gallery_dir,
+)
 
 NO_PHOTO = "no photo: drop, paste or choose a photo of the turtle first"
 # Gradio's themes fetch Google web fonts unless every font is a plain name the system has.
@@ -54,14 +61,22 @@ def reported(handler):
     return wrapped
 
 
+def handed_over(figure):
+    """Close a figure as it goes to gr.Plot, which draws it later: pyplot keeps every open
+    figure otherwise, and a long-running app would leak one per plot (savefig still works)."""
+    plt.close(figure)
+    return figure
+
+
 def build_ui(gallery: Gallery) -> gr.Blocks:
-    threshold = gallery.threshold
-    # With a fitted fusion (turtle_id/fusion.py) a match's score is a probability, not a cosine.
-    score_name = "match probability" if getattr(gallery, "fusion", None) else "similarity"
+    threshold, review_threshold = gallery.threshold, gallery.review_threshold
+    score_kind = gallery.score_kind  # "match probability" with a calibrated fusion
+    keypoints = gallery.match_settings.verify > 0  # whether inliers are counted at all
 
     def summary() -> str:
         state = ui.gallery_summary(len(gallery), len(gallery.individuals()))
-        return f"Gallery `{gallery.root}`: {state} · match threshold {threshold:.2f}"
+        rule = ui.thresholds_text(score_kind, threshold, review_threshold)
+        return f"Gallery `{gallery.root}`: {state} · {rule}"
 
     def query(photo: dict | None, view: str, region: str) -> dict:
         """Gallery.identify/register arguments from the raw inputs (events run with
@@ -73,23 +88,73 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         source = Path(photo["path"])
         return dict(source=source, name=name, view=ui.view_of(view), region=parse_region(region))
 
+    def cleared() -> dict:
+        """Every output that shows what identify found, emptied: a new photo or a registration
+        makes it stale, and nothing may be explained or registered against a stale result."""
+        empty = {
+            "decision": "",
+            "matches": [],
+            "table": [],
+            "candidate": gr.Dropdown(choices=[], value=None),
+            "found": None,
+            "why": None,
+            "why_text": "",
+            "confirm": gr.Button(visible=False),
+        }
+        return {outputs[key]: value for key, value in empty.items()}
+
     @reported
     def identify(photo, view, region):
         args = query(photo, view, region)
         result = gallery.identify(**args)
-        if warning := ui.close_call(result, threshold):
+        if warning := ui.close_call(result, threshold, score_kind):
             gr.Warning(warning)
         choices = ui.candidates(result.matches)
         return (
             ui.match_items(result.matches),
-            ui.decision_text(result, threshold, len(gallery), args["view"], score_name),
+            ui.match_rows(result.matches, score_kind, keypoints),
+            ui.decision_text(result, threshold, len(gallery), args["view"], score_kind),
             gr.Dropdown(choices=choices, value=choices[0] if choices else None),
+            {"query": args, "matches": result.matches},
         )
 
     @reported
-    def register_new(photo, view, region, new_id):
+    def show_why(turtle_id: str | None, found: dict | None):
+        shown = found["matches"] if found else []
+        match = next((m for m in shown if m.turtle_id == turtle_id), None)
+        if match is None:
+            return None, ""
+        args = found["query"]
+        why = gallery.explain(args["source"], args["name"], match.photo_id, args["region"])
+        picture = side_by_side(why.query, why.gallery, why.match.pairs)
+        return picture, ui.why_text(match, why.match.matches, why.match.inliers, score_kind)
+
+    def pick_match(found: dict | None, event: gr.SelectData):
+        """The turtle of a clicked thumbnail, or of a clicked cell's row in the table."""
+        rank = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+        return found["matches"][rank].turtle_id if found else None
+
+    def register_new(photo, view, region, new_id, found, confirmed=False):
         args = query(photo, view, region)
-        turtle_id, _ = gallery.register(**args, turtle_id=new_id or None, new=True)
+        try:
+            turtle_id, _ = gallery.register(
+                **args, turtle_id=new_id or None, new=True, confirmed=confirmed
+            )
+        except LikelyDuplicate as duplicate:
+            gr.Warning(str(duplicate))
+            likely = duplicate.match
+            # Show the likely duplicate side by side: from the shown matches if identify found
+            # it for this photo, else as the only candidate.
+            if not found or likely.turtle_id not in ui.candidates(found["matches"]):
+                found = {"query": args, "matches": [likely]}
+            return {
+                outputs["decision"]: ui.duplicate_text(args["name"], likely, score_kind),
+                outputs["candidate"]: gr.Dropdown(
+                    choices=ui.candidates(found["matches"]), value=likely.turtle_id
+                ),
+                outputs["found"]: found,
+                outputs["confirm"]: gr.Button(visible=True),
+            }
         return registered(args["name"], turtle_id, new=True)
 
     @reported
@@ -100,19 +165,24 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         turtle_id, _ = gallery.register(**args, turtle_id=turtle_id, new=False)
         return registered(args["name"], turtle_id, new=False)
 
-    def registered(name: str, turtle_id: str, new: bool):
+    def registered(name: str, turtle_id: str, new: bool) -> dict:
         message = ui.registered_text(name, turtle_id, new, len(gallery.photos_of(turtle_id)))
         gr.Info(message)
-        return message
+        # The matches shown were found before this photo joined the gallery: clear them.
+        # Empty the typed ID too: the same name cannot be used twice.
+        return {**cleared(), outputs["decision"]: message, outputs["typed_id"]: ""}
 
     def refresh(chosen: str | None):
         rows = ui.individual_rows(gallery.individuals())
         ids = [row[0] for row in rows]
         chosen = chosen if chosen in ids else None
-        return summary(), rows, gr.Dropdown(choices=ids, value=chosen), photos_of(chosen)
-
-    def after_registering(chosen: str | None):
-        return "", *refresh(chosen)  # empty the typed ID: the same name cannot be used twice
+        return (
+            summary(),
+            rows,
+            gr.Dropdown(choices=ids, value=chosen),
+            photos_of(chosen),
+            gr.Dropdown(choices=ids),
+        )
 
     def photos_of(turtle_id: str | None):
         rows = gallery.photos_of(turtle_id) if turtle_id else []
@@ -121,11 +191,36 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
     def pick_row(event: gr.SelectData):
         return event.row_value[0]
 
+    def insights(chosen: list[str] | None):
+        every = [turtle_id for turtle_id, _, _ in gallery.individuals()]
+        ids, note = ui.rsm_individuals(chosen, every)
+        vectors, labels = gallery.embeddings_of(ids)
+        rsm = None
+        if len(labels) >= 2:
+            rsm = handed_over(plots.rsm_figure(vectors, labels))
+        else:
+            note = "The RSM needs at least two gallery photos: register more turtles."
+        fusion = gallery.fusion
+        evidence = (fusion.genuine, fusion.impostor) if fusion else ((), ())
+        scores = None
+        if any(evidence):
+            marks = {"new": review_threshold, "match": threshold}
+            figure = plots.score_histograms(*evidence, marks, xlabel="match probability")
+            scores = handed_over(figure)
+        counts = [len(e) for e in evidence]
+        fitted_on = fusion.fitted_on if fusion else ""
+        text = ui.scores_note(fusion is not None, *counts, fitted_on, threshold, review_threshold)
+        # Hidden, not an empty frame, when there is nothing to plot.
+        return rsm, note, gr.Plot(value=scores, visible=scores is not None), text
+
     # Uploaded queries pile up in Gradio's cache on a long-running field laptop: hourly, drop
     # those over a day old (the gallery keeps its own copy of every registered photo).
     with gr.Blocks(title="Turtle ID", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         gr.Markdown("# Turtle ID\nPhoto identification of individual sea turtles, offline.")
         status = gr.Markdown(summary())
+        # What identify found, per browser session: {"query": its arguments, "matches": [Match]},
+        # for the side-by-side view and the duplicate check.
+        found = gr.State(None)
         with gr.Tab("Identify"):
             with gr.Row():
                 with gr.Column(scale=2):
@@ -145,12 +240,19 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
                 with gr.Column(scale=3):
                     decision = gr.Markdown(elem_id="decision")
                     matches = gr.Gallery(
-                        label="Best matches",
+                        label="Best matches (choose one to see why)",
                         columns=5,
                         object_fit="cover",
                         fit_columns=False,  # fewer than five matches keep their size
+                        allow_preview=False,  # a click picks the match for the view below
                         height="auto",
                         elem_id="matches",
+                    )
+                    table = gr.Dataframe(
+                        headers=ui.match_headers(score_kind, keypoints),
+                        interactive=False,
+                        show_label=False,
+                        elem_id="match-table",
                     )
                     with gr.Row():
                         with gr.Column():
@@ -165,10 +267,26 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
                                 elem_id="new-id",
                             )
                             new_button = gr.Button("Register as new turtle")
+                            confirm_button = gr.Button(
+                                "Register anyway: it is a different turtle",
+                                variant="stop",
+                                visible=False,
+                                elem_id="confirm-new",
+                            )
+            with gr.Row():
+                why = gr.Image(
+                    label="Why: query (left) and gallery photo (right), inlier keypoints joined",
+                    type="pil",
+                    interactive=False,
+                    height=380,
+                    scale=3,
+                    elem_id="why",
+                )
+                why_text = gr.Markdown(elem_id="why-text")
         with gr.Tab("Individuals"):
             with gr.Row():
                 with gr.Column(scale=2):
-                    table = gr.Dataframe(
+                    individuals = gr.Dataframe(
                         headers=ui.INDIVIDUAL_HEADERS,
                         interactive=False,
                         label="Individuals",
@@ -180,22 +298,70 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
                     photos = gr.Gallery(
                         label="Photos", columns=4, object_fit="cover", elem_id="photos"
                     )
+        with gr.Tab("Insights") as insights_tab:
+            gr.Markdown(
+                "The similarity of every gallery photo with every other, grouped by turtle: "
+                "bright squares on the diagonal are turtles whose photos agree, bright squares "
+                "off it are turtles that are easily confused."
+            )
+            rsm_ids = gr.Dropdown(
+                label="Turtles to compare (blank = all)",
+                choices=[],
+                multiselect=True,
+                elem_id="rsm-ids",
+            )
+            rsm_note = gr.Markdown()
+            with gr.Row():
+                # The figures carry their own titles: a label would sit on top of them.
+                rsm = gr.Plot(show_label=False, format="png", elem_id="rsm")
+                with gr.Column():
+                    scores = gr.Plot(show_label=False, format="png", elem_id="scores")
+                    scores_text = gr.Markdown(elem_id="scores-text")
 
-        listing = [status, table, chosen, photos]
-        results = [matches, decision, candidate]
-        # A new photo makes the shown matches stale: clear them so none is registered by mistake.
-        photo.change(lambda: ([], "", gr.Dropdown(choices=[], value=None)), None, results)
+        outputs = {
+            "decision": decision,
+            "matches": matches,
+            "table": table,
+            "candidate": candidate,
+            "found": found,
+            "why": why,
+            "why_text": why_text,
+            "confirm": confirm_button,
+            "typed_id": typed_id,
+        }
+        listing = [status, individuals, chosen, photos, rsm_ids]
+        explained = [why, why_text]
         inputs = [photo, view, region]
-        identify_button.click(identify, inputs, results, preprocess=False)
-        new_button.click(register_new, [*inputs, typed_id], decision, preprocess=False).success(
-            after_registering, chosen, [typed_id, *listing]
+
+        photo.change(cleared, None, list(outputs.values()))
+        identify_button.click(
+            identify, inputs, [matches, table, decision, candidate, found], preprocess=False
+        ).success(show_why, [candidate, found], explained)
+        for picked in (matches, table):
+            picked.select(pick_match, found, candidate).success(
+                show_why, [candidate, found], explained
+            )
+        candidate.input(show_why, [candidate, found], explained)
+
+        for button, handler in (
+            (new_button, reported(register_new)),
+            (confirm_button, reported(functools.partial(register_new, confirmed=True))),
+        ):
+            done = button.click(
+                handler, [*inputs, typed_id, found], list(outputs.values()), preprocess=False
+            )
+            done.success(show_why, [candidate, found], explained)
+            done.success(refresh, chosen, listing)
+        added = add_button.click(
+            add_to, [*inputs, candidate], list(outputs.values()), preprocess=False
         )
-        add_button.click(add_to, [*inputs, candidate], decision, preprocess=False).success(
-            after_registering, chosen, [typed_id, *listing]
-        )
-        table.select(pick_row, None, chosen)
+        added.success(refresh, chosen, listing)
+
+        individuals.select(pick_row, None, chosen)
         chosen.change(photos_of, chosen, photos)
         refresh_button.click(refresh, chosen, listing)
+        insights_tab.select(insights, rsm_ids, [rsm, rsm_note, scores, scores_text])
+        rsm_ids.change(insights, rsm_ids, [rsm, rsm_note, scores, scores_text])
         demo.load(refresh, chosen, listing)
     return demo
 
@@ -212,6 +378,12 @@ def main() -> None:
         help="gallery folder (default: $TURTLE_ID_GALLERY, else one in the user's data folder)",
     )
     parser.add_argument(
+        "--threshold",
+        type=float,
+        help="score for a match: a probability with a calibration, else a similarity "
+        "(default: $TURTLE_ID_THRESHOLD, else the calibration's or the encoder's own)",
+    )
+    parser.add_argument(
         "--host",
         default=env("TURTLE_ID_HOST", "GRADIO_SERVER_NAME", default="127.0.0.1"),
         help="address to serve on, 0.0.0.0 for every interface ($TURTLE_ID_HOST)",
@@ -226,11 +398,13 @@ def main() -> None:
     args = parser.parse_args()
 
     encoder = Encoder(default_encoder_path())
-    gallery = Gallery(args.gallery, encoder)
+    match = MatchSettings() if args.threshold is None else MatchSettings(threshold=args.threshold)
+    gallery = Gallery(args.gallery, encoder, match)
+    rule = ui.thresholds_text(gallery.score_kind, gallery.threshold, gallery.review_threshold)
     print(
         f"gallery {gallery.root} ({ui.gallery_summary(len(gallery), len(gallery.individuals()))}), "
         f"encoder {default_encoder_path()} ({encoder.model_version} on {encoder.provider}), "
-        f"threshold {gallery.threshold:.2f}",
+        f"{rule}",
         flush=True,
     )
     build_ui(gallery).queue().launch(

@@ -4,23 +4,26 @@ from pathlib import Path
 from turtle_id import ui
 from turtle_id.catalogue import PhotoRow
 from turtle_id.gallery import Identification, Match
-from turtle_id.matching import MATCH, NEW
+from turtle_id.matching import MATCH, NEW, REVIEW
+
+P = ui.PROBABILITY
 
 
-def match(turtle_id: str, score: float) -> Match:
+def match(turtle_id: str, score: float, similarity: float | None = None, inliers: int = 0) -> Match:
     values = {
         "turtle_id": turtle_id,
         "score": score,
-        "similarity": score,
-        "inliers": 0,
+        "similarity": score if similarity is None else similarity,
+        "inliers": inliers,
         "photo_id": 1,
         "photo": Path(f"g/photos/{turtle_id}.jpg"),
         "preview": Path(f"g/previews/{turtle_id}.jpg"),
         "source_name": f"{turtle_id}.JPG",
         "view": None,
     }
-    # Only the fields this version of Match has: the UI reads none of the evidence fields.
-    return Match(**{f.name: values[f.name] for f in fields(Match)})
+    # Fields Match gained later (dates, sites) keep their defaults.
+    names = {f.name for f in fields(Match)}
+    return Match(**{name: value for name, value in values.items() if name in names})
 
 
 def identification(decision: str, *scores: tuple[str, float], size: int = 10) -> Identification:
@@ -59,16 +62,44 @@ def test_gallery_summary_counts_photos_and_turtles_in_words():
     assert ui.gallery_summary(12, 6) == "12 photos of 6 turtles"
 
 
-def test_caption_shows_turtle_and_similarity_to_three_decimals():
-    assert ui.caption(match("t003", 0.91234)) == "t003 · 0.912"
-    assert ui.caption(match("t010", 0.9996)) == "t010 · 1.000"  # rounds, not truncates
+def test_thresholds_text_states_the_rule_for_the_kind_of_score():
+    assert ui.thresholds_text("similarity", 0.8, None) == "match from similarity 0.80"
+    assert ui.thresholds_text(P, 0.722, 0.303) == "match from p 0.72 · review from p 0.30"
+    # A configured match threshold at or under the review one leaves no review band.
+    assert ui.thresholds_text(P, 0.25, 0.25) == "match from p 0.25"
+    assert ui.thresholds_text(P, 0.7, None) == "match from p 0.70"
 
 
-def test_match_items_pair_each_preview_with_its_caption_best_first():
+def test_match_table_puts_similarity_and_inliers_beside_the_probability():
+    matches = [match("t003", 0.934, 0.812, 42), match("t001", 0.1, 0.605, 1)]
+    assert ui.match_headers(P) == [
+        "Rank",
+        "Turtle ID",
+        "Match probability",
+        "Similarity",
+        "Inliers",
+    ]
+    assert ui.match_rows(matches, P) == [
+        [1, "t003", "0.93", "0.81", 42],
+        [2, "t001", "0.10", "0.60", 1],  # 0.605 is stored as 0.60499...: rounds down
+    ]
+
+
+def test_match_table_without_calibration_shows_the_similarity_once():
+    matches = [match("t003", 0.91234, inliers=7)]
+    assert ui.match_headers("similarity") == ["Rank", "Turtle ID", "Similarity", "Inliers"]
+    assert ui.match_rows(matches, "similarity") == [[1, "t003", "0.912", 7]]
+    # Without keypoint verification there are no inliers to show.
+    assert ui.match_headers("similarity", keypoints=False) == ["Rank", "Turtle ID", "Similarity"]
+    assert ui.match_rows(matches, "similarity", keypoints=False) == [[1, "t003", "0.912"]]
+    assert ui.match_rows([match("t010", 0.9996)], "similarity")[0][2] == "1.000"  # rounds
+
+
+def test_match_items_pair_each_preview_with_its_turtle_best_first():
     result = identification(MATCH, ("t003", 0.95), ("t001", 0.5))
     assert ui.match_items(result.matches) == [
-        ("g/previews/t003.jpg", "t003 · 0.950"),
-        ("g/previews/t001.jpg", "t001 · 0.500"),
+        ("g/previews/t003.jpg", "t003"),
+        ("g/previews/t001.jpg", "t001"),
     ]
     assert ui.candidates(result.matches) == ["t003", "t001"]
 
@@ -76,15 +107,26 @@ def test_match_items_pair_each_preview_with_its_caption_best_first():
 def test_decision_for_a_match_names_the_turtle_and_its_score():
     result = identification(MATCH, ("t003", 0.912), ("t001", 0.70))
     assert ui.decision_text(result, 0.80, 10) == "This looks like t003 (similarity 0.91)"
-    assert ui.decision_text(result, 0.5, 10, score_name="match probability") == (
+    assert ui.decision_text(result, 0.5, 10, score_kind=P) == (
         "This looks like t003 (match probability 0.91)"
     )
 
 
-def test_decision_for_a_new_turtle_states_the_threshold():
+def test_decision_for_review_asks_for_the_side_by_side_check():
+    result = identification(REVIEW, ("t003", 0.551), ("t001", 0.20))
+    assert ui.decision_text(result, 0.72, 10, score_kind=P) == (
+        "Possibly t003 (p 0.55): check the side-by-side view before confirming"
+    )
+
+
+def test_decision_for_a_new_turtle_gives_the_best_score():
+    result = identification(NEW, ("t003", 0.12))
+    assert ui.decision_text(result, 0.72, 10, score_kind=P) == (
+        "No gallery turtle is likely (best p 0.12): probably a new turtle"
+    )
     result = identification(NEW, ("t003", 0.74))
     assert ui.decision_text(result, 0.8, 10) == (
-        "No gallery turtle reaches the threshold 0.80: probably a new turtle"
+        "No gallery turtle reaches the similarity threshold 0.80 (best 0.74): probably a new turtle"
     )
 
 
@@ -104,12 +146,19 @@ def test_decision_when_the_view_filter_leaves_no_photo_names_the_view():
 def test_clear_match_gives_no_warning():
     # 0.95 - 0.80 = 0.15 above the threshold, 0.95 - 0.70 = 0.25 above the runner-up.
     assert ui.close_call(identification(MATCH, ("t003", 0.95), ("t001", 0.70)), 0.80) is None
+    # Probabilities: 0.97 - 0.72 = 0.25 above the threshold; the runner-up 0.60 is under it.
+    result = identification(MATCH, ("t003", 0.97), ("t001", 0.60))
+    assert ui.close_call(result, 0.72, P) is None
 
 
 def test_match_just_above_the_threshold_is_weak():
-    # 0.82 - 0.80 = 0.02 < CLOSE_CALL (0.03).
+    # 0.82 - 0.80 = 0.02 < CLOSE_CALL for similarities (0.03).
     warning = ui.close_call(identification(MATCH, ("t003", 0.82), ("t001", 0.60)), 0.80)
-    assert warning.startswith("Weak match: t003 scores 0.820, just above the threshold 0.80")
+    assert warning.startswith("Weak match: t003 (similarity 0.82) is just above the match")
+    # 0.76 - 0.72 = 0.04 < CLOSE_CALL for probabilities (0.05); 0.04 would pass for cosines.
+    warning = ui.close_call(identification(MATCH, ("t003", 0.76), ("t001", 0.1)), 0.72, P)
+    assert warning.startswith("Weak match: t003 (p 0.76) is just above the match threshold 0.72")
+    assert ui.close_call(identification(MATCH, ("t003", 0.76), ("t001", 0.1)), 0.72) is None
 
 
 def test_runner_up_almost_as_similar_is_a_close_call():
@@ -118,9 +167,36 @@ def test_runner_up_almost_as_similar_is_a_close_call():
     assert warning.startswith("Close call: t003 (0.950) and t001 (0.930)")
 
 
-def test_new_turtle_decision_is_never_a_close_call():
+def test_a_second_turtle_over_the_match_threshold_is_a_conflict_however_far_below():
+    # 0.99 - 0.80 = 0.19, far more than CLOSE_CALL, but 0.80 >= 0.72: both "match".
+    result = identification(MATCH, ("t003", 0.99), ("t001", 0.80))
+    assert ui.close_call(result, 0.72, P) == (
+        "Two turtles match: t003 (p 0.99) and t001 (p 0.80): compare both in the side-by-side "
+        "view before adding"
+    )
+
+
+def test_review_and_new_decisions_are_never_a_close_call():
     assert ui.close_call(identification(NEW, ("t003", 0.79), ("t001", 0.79)), 0.80) is None
     assert ui.close_call(identification(NEW, size=0), 0.80) is None
+    assert ui.close_call(identification(REVIEW, ("t003", 0.71), ("t001", 0.7)), 0.72, P) is None
+
+
+def test_why_text_gives_score_similarity_and_keypoint_counts():
+    best = match("t003", 0.934, 0.812, 18)
+    assert ui.why_text(best, matches=29, inliers=18, score_kind=P) == (
+        "**t003**, gallery photo t003.JPG\n\nmatch probability 0.93 · similarity 0.81\n\n"
+        "29 keypoint matches, 18 inliers: the lines join the inliers, pairs that agree on one "
+        "position, scale and turn of the head"
+    )
+    text = ui.why_text(match("t001", 0.7), matches=1, inliers=1)
+    assert "similarity 0.70\n\n1 keypoint match, 1 inlier:" in text
+
+
+def test_duplicate_text_names_the_likely_turtle_and_the_two_ways_on():
+    text = ui.duplicate_text("IMG_9.JPG", match("t003", 0.987), P)
+    assert text.startswith("Not registered: IMG_9.JPG looks like t003 (p 0.99).")
+    assert "**Register anyway**" in text and text.endswith("add the photo to t003.")
 
 
 def test_registered_text_says_what_was_done():
@@ -149,3 +225,37 @@ def test_photo_caption_leaves_out_what_is_unknown():
         "IMG_12.JPG · left · 2021-06-24"
     )
     assert ui.photo_caption(photo_row("IMG_13.JPG", None, None)) == "IMG_13.JPG"
+
+
+def test_rsm_shows_the_whole_gallery_when_it_is_small_enough():
+    assert ui.rsm_individuals([], ["a", "b", "c"], cap=3) == (None, "")
+    assert ui.rsm_individuals(None, ["a", "b", "c"], cap=3) == (None, "")
+
+
+def test_rsm_of_a_big_gallery_takes_the_first_individuals_and_says_so():
+    ids, note = ui.rsm_individuals([], ["a", "b", "c", "d"], cap=3)
+    assert ids == ["a", "b", "c"]
+    assert note == "Showing the first 3 of 4 turtles: choose turtles above to compare others."
+
+
+def test_rsm_of_chosen_individuals_keeps_the_choice_up_to_the_cap():
+    assert ui.rsm_individuals(["c", "a"], ["a", "b", "c"], cap=3) == (["c", "a"], "")
+    ids, note = ui.rsm_individuals(["d", "c", "b", "a"], ["a", "b", "c", "d"], cap=2)
+    assert ids == ["d", "c"]
+    assert note == "Showing the first 2 of the 4 chosen turtles."
+
+
+def test_scores_note_describes_the_evidence_or_why_there_is_none():
+    text = ui.scores_note(True, 203, 209, "dev-a (31 queries)", 0.722, 0.303)
+    assert text == (
+        "Calibration fitted on dev-a (31 queries). Green: the true turtle's match probability, "
+        "203 queries; red: the best other turtle's, 209 queries. Black lines: the current "
+        "thresholds (match from p 0.72 · review from p 0.30)."
+    )
+    assert ui.scores_note(True, 0, 0, "dev-a", 0.722, 0.303).startswith(
+        "The calibration fitted on dev-a kept no scores: refit it"
+    )
+    assert ui.scores_note(False, 0, 0, "", 0.8, None).startswith(
+        "No calibration fits this encoder and keypoint setting: scores are raw similarities "
+        "(match from similarity 0.80)"
+    )

@@ -8,15 +8,22 @@ from collections.abc import Sequence
 
 from turtle_id.catalogue import PhotoRow
 from turtle_id.gallery import Identification, Match
-from turtle_id.matching import MATCH
+from turtle_id.matching import MATCH, REVIEW
 from turtle_id.settings import VIEWS
 
 ANY_VIEW = "any"  # the view choice that matches gallery photos of every view
 VIEW_CHOICES = (ANY_VIEW, *VIEWS)
 INDIVIDUAL_HEADERS = ["Turtle ID", "Photos", "Registered"]
-# Similarity gap (cosine) under which a match is a close call: the best turtle is this close to
-# the threshold, or to the runner-up, so a person should compare the photos before adding to it.
-CLOSE_CALL = 0.03
+PROBABILITY = "match probability"  # Gallery.score_kind with a calibrated fusion
+SIMILARITY = "similarity"  # Gallery.score_kind without one: the score is the cosine
+# Score gap under which a match is a weak one: the best turtle is this close to the match
+# threshold (or, for similarities, to the runner-up), so a person should compare the photos.
+# Cosines of different turtles sit within a few hundredths of each other; the calibrated
+# probabilities come from a fit on a few hundred dev queries, so a few hundredths either side
+# of its threshold are within its own noise.
+CLOSE_CALL = {SIMILARITY: 0.03, PROBABILITY: 0.05}
+# The RSM names each individual only up to 40 (turtle_id/plots.py); more is unreadable.
+RSM_MAX_INDIVIDUALS = 40
 
 
 def view_of(choice: str | None) -> str | None:
@@ -24,9 +31,9 @@ def view_of(choice: str | None) -> str | None:
     return None if choice in (None, "", ANY_VIEW) else choice
 
 
-def plural(count: int, noun: str) -> str:
-    """`1 photo`, `2 photos`."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 photo`, `2 photos`; `nouns` for a plural that is not noun + s (`queries`)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
 
 
 def gallery_summary(photos: int, individuals: int) -> str:
@@ -36,14 +43,53 @@ def gallery_summary(photos: int, individuals: int) -> str:
     return f"{plural(photos, 'photo')} of {plural(individuals, 'turtle')}"
 
 
-def caption(match: Match) -> str:
-    """`t003 · 0.912`: the turtle and the similarity of its best gallery photo."""
-    return f"{match.turtle_id} · {match.score:.3f}"
+def short_score(score: float, score_kind: str) -> str:
+    """`p 0.93` for a match probability, `similarity 0.81` for a cosine."""
+    return f"p {score:.2f}" if score_kind == PROBABILITY else f"similarity {score:.2f}"
+
+
+def thresholds_text(score_kind: str, threshold: float, review_threshold: float | None) -> str:
+    """The decision rule in a few words, e.g. `match from p 0.72 · review from p 0.30`."""
+    if score_kind != PROBABILITY:
+        return f"match from similarity {threshold:.2f}"
+    match = f"match from p {threshold:.2f}"
+    if review_threshold is None or review_threshold >= threshold:
+        return match
+    return f"{match} · review from p {review_threshold:.2f}"
+
+
+def match_headers(score_kind: str = SIMILARITY, keypoints: bool = True) -> list[str]:
+    """Columns of the matches table: the score, the raw similarity beside a probability, and
+    the inliers when the gallery verifies matches with keypoints."""
+    headers = [
+        "Rank",
+        "Turtle ID",
+        "Match probability" if score_kind == PROBABILITY else "Similarity",
+    ]
+    if score_kind == PROBABILITY:
+        headers.append("Similarity")
+    return headers + ["Inliers"] if keypoints else headers
+
+
+def match_rows(
+    matches: Sequence[Match], score_kind: str = SIMILARITY, keypoints: bool = True
+) -> list[list]:
+    """Rows under match_headers, best first; scores as text, so 1.00 is not shown as 1."""
+    rows = []
+    for rank, m in enumerate(matches, 1):
+        row = [rank, m.turtle_id]
+        if score_kind == PROBABILITY:
+            row += [f"{m.score:.2f}", f"{m.similarity:.2f}"]
+        else:
+            row.append(f"{m.score:.3f}")
+        rows.append(row + [m.inliers] if keypoints else row)
+    return rows
 
 
 def match_items(matches: Sequence[Match]) -> list[tuple[str, str]]:
-    """(preview path, caption) per match, best first, as gr.Gallery takes them."""
-    return [(str(m.preview), caption(m)) for m in matches]
+    """(preview path, turtle ID) per match, best first, as gr.Gallery takes them; the scores
+    go in the table beside it (a thumbnail's caption has room for little more than the ID)."""
+    return [(str(m.preview), m.turtle_id) for m in matches]
 
 
 def candidates(matches: Sequence[Match]) -> list[str]:
@@ -56,15 +102,15 @@ def decision_text(
     threshold: float,
     gallery_photos: int,
     view: str | None = None,
-    score_name: str = "similarity",
+    score_kind: str = SIMILARITY,
 ) -> str:
-    """The identification in one sentence.
+    """The identification in one sentence: match, review or new.
 
     Args:
         threshold: the score a match must reach (Gallery.threshold).
         gallery_photos: photos in the whole gallery, before the view filter.
         view: the view the gallery was filtered on; None = every view.
-        score_name: what Match.score is, in words ("similarity", "match probability").
+        score_kind: what Match.score is (Gallery.score_kind).
     """
     if gallery_photos == 0:
         return "The gallery is empty: register this photo as the first turtle."
@@ -75,23 +121,45 @@ def decision_text(
         )
     best = result.matches[0]
     if result.decision == MATCH:
-        return f"This looks like {best.turtle_id} ({score_name} {best.score:.2f})"
-    return f"No gallery turtle reaches the threshold {threshold:.2f}: probably a new turtle"
+        return f"This looks like {best.turtle_id} ({score_kind} {best.score:.2f})"
+    if result.decision == REVIEW:
+        return (
+            f"Possibly {best.turtle_id} ({short_score(best.score, score_kind)}): "
+            "check the side-by-side view before confirming"
+        )
+    if score_kind == PROBABILITY:
+        return f"No gallery turtle is likely (best p {best.score:.2f}): probably a new turtle"
+    return (
+        f"No gallery turtle reaches the similarity threshold {threshold:.2f} "
+        f"(best {best.score:.2f}): probably a new turtle"
+    )
 
 
-def close_call(result: Identification, threshold: float) -> str | None:
-    """A warning when the match is a close call (see CLOSE_CALL); None when it is clear or
-    when the decision is a new turtle."""
+def close_call(
+    result: Identification, threshold: float, score_kind: str = SIMILARITY
+) -> str | None:
+    """A warning when a match is a weak one (see CLOSE_CALL), or when a second turtle matches
+    as well; None when it is clear, or when the decision is not a match (its own words say
+    what to do then)."""
     if result.decision != MATCH or not result.matches:
         return None
     best = result.matches[0]
-    if best.score - threshold < CLOSE_CALL:
+    if best.score - threshold < CLOSE_CALL[score_kind]:
         return (
-            f"Weak match: {best.turtle_id} scores {best.score:.3f}, just above the threshold "
-            f"{threshold:.2f}: compare the photos before adding to it"
+            f"Weak match: {best.turtle_id} ({short_score(best.score, score_kind)}) is just above "
+            f"the match threshold {threshold:.2f}: check the side-by-side view before adding to it"
         )
-    if len(result.matches) > 1 and best.score - result.matches[1].score < CLOSE_CALL:
-        second = result.matches[1]
+    if len(result.matches) < 2:
+        return None
+    second = result.matches[1]
+    # Each probability is that of one candidate being the turtle, so two can both be high:
+    # a second turtle over the match threshold is a conflict, however far below the first.
+    if score_kind == PROBABILITY and second.score >= threshold:
+        return (
+            f"Two turtles match: {best.turtle_id} (p {best.score:.2f}) and {second.turtle_id} "
+            f"(p {second.score:.2f}): compare both in the side-by-side view before adding"
+        )
+    if score_kind != PROBABILITY and best.score - second.score < CLOSE_CALL[score_kind]:
         return (
             f"Close call: {best.turtle_id} ({best.score:.3f}) and {second.turtle_id} "
             f"({second.score:.3f}) are almost as similar: compare the photos before adding"
@@ -99,11 +167,94 @@ def close_call(result: Identification, threshold: float) -> str | None:
     return None
 
 
+def why_text(match: Match, matches: int, inliers: int, score_kind: str = SIMILARITY) -> str:
+    """Beside the side-by-side view: the turtle, its score and the keypoint counts (Markdown).
+
+    Args:
+        matches: keypoint pairs passing the ratio test.
+        inliers: of those, the pairs consistent with one pose (drawn as lines).
+    """
+    score = f"{score_kind} {match.score:.2f}"
+    if score_kind == PROBABILITY:
+        score += f" · similarity {match.similarity:.2f}"
+    counts = f"{plural(matches, 'keypoint match', 'keypoint matches')}, {plural(inliers, 'inlier')}"
+    return (
+        f"**{match.turtle_id}**, gallery photo {match.source_name}\n\n{score}\n\n{counts}: "
+        "the lines join the inliers, pairs that agree on one position, scale and turn of the head"
+    )
+
+
+def duplicate_text(photo: str, match: Match, score_kind: str = SIMILARITY) -> str:
+    """What to do when registering a "new" turtle that looks like a known one (Markdown)."""
+    return (
+        f"Not registered: {photo} looks like {match.turtle_id} "
+        f"({short_score(match.score, score_kind)}). Compare them below; if it is a different "
+        "turtle, press **Register anyway**, else add the photo to "
+        f"{match.turtle_id}."
+    )
+
+
 def registered_text(photo: str, turtle_id: str, new: bool, photos_now: int) -> str:
     """What a registration did, e.g. `Added IMG_12.JPG to t003 (now 3 photos)`."""
     if new:
         return f"Registered {photo} as the new turtle {turtle_id}"
     return f"Added {photo} to {turtle_id} (now {plural(photos_now, 'photo')})"
+
+
+def rsm_individuals(
+    chosen: Sequence[str] | None, every: Sequence[str], cap: int = RSM_MAX_INDIVIDUALS
+) -> tuple[list[str] | None, str]:
+    """The individuals to draw in the RSM and a note on what was left out.
+
+    Args:
+        chosen: IDs the ranger picked; empty or None = every individual.
+        every: every individual's ID, in the order to take them.
+
+    Returns:
+        the IDs (None = the whole gallery) and "" or a sentence saying what is not shown.
+    """
+    if chosen:
+        if len(chosen) <= cap:
+            return list(chosen), ""
+        return list(chosen[:cap]), f"Showing the first {cap} of the {len(chosen)} chosen turtles."
+    if len(every) <= cap:
+        return None, ""
+    return list(every[:cap]), (
+        f"Showing the first {cap} of {len(every)} turtles: choose turtles above to compare others."
+    )
+
+
+def scores_note(
+    calibrated: bool,
+    genuine: int,
+    impostor: int,
+    fitted_on: str,
+    threshold: float,
+    review_threshold: float | None,
+) -> str:
+    """What the score histograms show, or why there are none (Markdown).
+
+    Args:
+        calibrated: whether a calibrated fusion applies (Gallery.fusion is not None).
+        genuine, impostor: how many scores of each the calibration kept.
+    """
+    if not calibrated:
+        return (
+            "No calibration fits this encoder and keypoint setting: scores are raw similarities "
+            f"({thresholds_text(SIMILARITY, threshold, None)}), with no calibrated evidence to "
+            "plot. Fit one with `python -m turtle_id calibrate DATA`."
+        )
+    if genuine + impostor == 0:
+        return (
+            f"The calibration fitted on {fitted_on} kept no scores: refit it with "
+            "`python -m turtle_id calibrate DATA` to see them here."
+        )
+    return (
+        f"Calibration fitted on {fitted_on}. Green: the true turtle's match probability, "
+        f"{plural(genuine, 'query', 'queries')}; red: the best other turtle's, "
+        f"{plural(impostor, 'query', 'queries')}. Black lines: the current thresholds "
+        f"({thresholds_text(PROBABILITY, threshold, review_threshold)})."
+    )
 
 
 def individual_rows(individuals: Sequence[tuple[str, int, str]]) -> list[list]:
