@@ -26,11 +26,13 @@ from turtle_id import plots, ui  # noqa: E402
 from turtle_id.drawing import side_by_side  # noqa: E402
 from turtle_id.encoder import Encoder  # noqa: E402
 from turtle_id.gallery import Gallery, LikelyDuplicate  # noqa: E402
+from turtle_id.head_finder import HeadFinder  # noqa: E402
 from turtle_id.photo import parse_region  # noqa: E402
 from turtle_id.settings import (  # noqa: E402
     MatchSettings,
     default_encoder_path,
     default_gallery_dir,
+    default_head_finder_path,
 )
 
 NO_PHOTO = "no photo: drop, paste or choose a photo of the turtle first"
@@ -93,6 +95,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         makes it stale, and nothing may be explained or registered against a stale result."""
         empty = {
             "decision": "",
+            "region_note": "",
             "matches": [],
             "table": [],
             "candidate": gr.Dropdown(choices=[], value=None),
@@ -103,20 +106,30 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         }
         return {outputs[key]: value for key, value in empty.items()}
 
-    @reported
-    def identify(photo, view, region):
-        args = query(photo, view, region)
+    def identified(args: dict) -> dict:
+        """Everything identify shows for these query arguments."""
         result = gallery.identify(**args)
         if warning := ui.close_call(result, threshold, score_kind):
             gr.Warning(warning)
         choices = ui.candidates(result.matches)
-        return (
-            ui.match_items(result.matches),
-            ui.match_rows(result.matches, score_kind, keypoints),
-            ui.decision_text(result, threshold, len(gallery), args["view"], score_kind),
-            gr.Dropdown(choices=choices, value=choices[0] if choices else None),
-            {"query": args, "matches": result.matches},
-        )
+        # The side-by-side view must see the part of the photo identify used: the head found.
+        used = {**args, "region": result.region}
+        return {
+            outputs["matches"]: ui.match_items(result.matches),
+            outputs["table"]: ui.match_rows(result.matches, score_kind, keypoints),
+            outputs["decision"]: ui.decision_text(
+                result, threshold, len(gallery), args["view"], score_kind
+            ),
+            outputs["region_note"]: ui.region_text(result.region, result.head_found),
+            outputs["candidate"]: gr.Dropdown(
+                choices=choices, value=choices[0] if choices else None
+            ),
+            outputs["found"]: {"query": used, "matches": result.matches},
+        }
+
+    @reported
+    def identify(photo, view, region):
+        return identified(query(photo, view, region))
 
     @reported
     def show_why(turtle_id: str | None, found: dict | None):
@@ -143,16 +156,17 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         except LikelyDuplicate as duplicate:
             gr.Warning(str(duplicate))
             likely = duplicate.match
-            # Show the likely duplicate side by side: from the shown matches if identify found
-            # it for this photo, else as the only candidate.
-            if not found or likely.turtle_id not in ui.candidates(found["matches"]):
-                found = {"query": args, "matches": [likely]}
+            # Not identified yet: identify now, to show the likely duplicate side by side.
+            shown = {} if found else identified(args)
+            found = found or shown[outputs["found"]]
+            choices = ui.candidates(found["matches"])
             return {
+                **shown,
                 outputs["decision"]: ui.duplicate_text(args["name"], likely, score_kind),
                 outputs["candidate"]: gr.Dropdown(
-                    choices=ui.candidates(found["matches"]), value=likely.turtle_id
+                    choices=choices,
+                    value=likely.turtle_id if likely.turtle_id in choices else None,
                 ),
-                outputs["found"]: found,
                 outputs["confirm"]: gr.Button(visible=True),
             }
         return registered(args["name"], turtle_id, new=True)
@@ -239,6 +253,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
                     identify_button = gr.Button("Identify", variant="primary")
                 with gr.Column(scale=3):
                     decision = gr.Markdown(elem_id="decision")
+                    region_note = gr.Markdown(elem_id="region-note")
                     matches = gr.Gallery(
                         label="Best matches (choose one to see why)",
                         columns=5,
@@ -273,7 +288,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
                                 visible=False,
                                 elem_id="confirm-new",
                             )
-            with gr.Row():
+            with gr.Row(elem_id="why-row"):
                 why = gr.Image(
                     label="Why: query (left) and gallery photo (right), inlier keypoints joined",
                     type="pil",
@@ -320,6 +335,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
 
         outputs = {
             "decision": decision,
+            "region_note": region_note,
             "matches": matches,
             "table": table,
             "candidate": candidate,
@@ -334,9 +350,9 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         inputs = [photo, view, region]
 
         photo.change(cleared, None, list(outputs.values()))
-        identify_button.click(
-            identify, inputs, [matches, table, decision, candidate, found], preprocess=False
-        ).success(show_why, [candidate, found], explained)
+        identify_button.click(identify, inputs, list(outputs.values()), preprocess=False).success(
+            show_why, [candidate, found], explained
+        )
         for picked in (matches, table):
             picked.select(pick_match, found, candidate).success(
                 show_why, [candidate, found], explained
@@ -384,6 +400,11 @@ def main() -> None:
         "(default: $TURTLE_ID_THRESHOLD, else the calibration's or the encoder's own)",
     )
     parser.add_argument(
+        "--no-crop",
+        action="store_true",
+        help="do not look for the head in photos without a region: use the whole photo",
+    )
+    parser.add_argument(
         "--host",
         default=env("TURTLE_ID_HOST", "GRADIO_SERVER_NAME", default="127.0.0.1"),
         help="address to serve on, 0.0.0.0 for every interface ($TURTLE_ID_HOST)",
@@ -399,12 +420,14 @@ def main() -> None:
 
     encoder = Encoder(default_encoder_path())
     match = MatchSettings() if args.threshold is None else MatchSettings(threshold=args.threshold)
-    gallery = Gallery(args.gallery, encoder, match)
+    # As `python -m turtle_id enroll` does by default, so queries are cropped as the gallery.
+    head_finder = None if args.no_crop else HeadFinder(default_head_finder_path())
+    gallery = Gallery(args.gallery, encoder, match, head_finder=head_finder)
     rule = ui.thresholds_text(gallery.score_kind, gallery.threshold, gallery.review_threshold)
     print(
         f"gallery {gallery.root} ({ui.gallery_summary(len(gallery), len(gallery.individuals()))}), "
         f"encoder {default_encoder_path()} ({encoder.model_version} on {encoder.provider}), "
-        f"{rule}",
+        f"{rule}, {'whole photos' if head_finder is None else 'cropped to the head found'}",
         flush=True,
     )
     build_ui(gallery).queue().launch(

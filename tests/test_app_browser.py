@@ -111,7 +111,8 @@ def app(tmp_path_factory):
     command = [sys.executable, "app.py", "--gallery", str(gallery_dir), "--port", str(port)]
     with open(log, "w") as out:
         server = subprocess.Popen(
-            [*command, "--threshold", str(THRESHOLD)],
+            # --no-crop: synthetic patterns have no head for the head finder to find.
+            [*command, "--threshold", str(THRESHOLD), "--no-crop"],
             cwd=ROOT,
             env=env,
             stdout=out,

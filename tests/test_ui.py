@@ -259,3 +259,16 @@ def test_scores_note_describes_the_evidence_or_why_there_is_none():
         "No calibration fits this encoder and keypoint setting: scores are raw similarities "
         "(match from similarity 0.80)"
     )
+
+
+def test_region_text_says_which_part_of_the_query_was_matched():
+    assert ui.region_text((461, 338, 337, 218), head_found=True) == (
+        "Head found at x 461, y 338, 337 × 218 px: that part of the photo was matched."
+    )
+    assert ui.region_text((10, 20, 30, 40), head_found=None) == (
+        "Region at x 10, y 20, 30 × 40 px: that part of the photo was matched."
+    )
+    assert ui.region_text(None, head_found=False).startswith(
+        "No head found: the whole photo was matched."
+    )
+    assert ui.region_text(None, head_found=None) == ""  # whole photo, no head finder asked

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from turtle_id.catalogue import PhotoRow
 from turtle_id.gallery import Identification, Match
 from turtle_id.matching import MATCH, REVIEW
+from turtle_id.photo import Region
 from turtle_id.settings import VIEWS
 
 ANY_VIEW = "any"  # the view choice that matches gallery photos of every view
@@ -46,6 +47,20 @@ def gallery_summary(photos: int, individuals: int) -> str:
 def short_score(score: float, score_kind: str) -> str:
     """`p 0.93` for a match probability, `similarity 0.81` for a cosine."""
     return f"p {score:.2f}" if score_kind == PROBABILITY else f"similarity {score:.2f}"
+
+
+def region_text(region: Region | None, head_found: bool | None) -> str:
+    """Which part of the query was matched (Identification.region and .head_found)."""
+    if head_found is False:
+        return (
+            "No head found: the whole photo was matched. If the matches look wrong, type the "
+            "head's region."
+        )
+    if region is None:
+        return ""
+    x, y, w, h = region
+    where = "Head found" if head_found else "Region"
+    return f"{where} at x {x}, y {y}, {w} × {h} px: that part of the photo was matched."
 
 
 def thresholds_text(score_kind: str, threshold: float, review_threshold: float | None) -> str:
