@@ -51,6 +51,10 @@ class PhotoIndex:
         """Photos in the index, removed ones included."""
         return self._index.get_current_count()
 
+    def labels(self) -> list[int]:
+        """Every label in the index, removed ones included."""
+        return [int(x) for x in self._index.get_ids_list()]
+
     @property
     def searchable(self) -> int:
         """Photos a search can return: those not removed."""
