@@ -12,6 +12,9 @@ ENCODER_ENV = "TURTLE_ID_ENCODER"
 THRESHOLD_ENV = "TURTLE_ID_THRESHOLD"
 
 VIEWS = ("top", "left", "right")
+# Hosted use: the largest upload the app accepts (Gradio's max_file_size). A 50-megapixel JPEG
+# from a camera is about 25 MB; a photo over this is refused before it is decoded.
+MAX_UPLOAD_MB = 50
 
 
 def default_gallery_dir() -> Path:
