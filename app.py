@@ -1,7 +1,7 @@
 """Turtle ID in the browser: identify a turtle photo against the gallery, see why it matches,
 register new turtles, and look at how well the gallery's turtles are told apart.
 
-    python app.py [--gallery DIR] [--threshold P] [--host 127.0.0.1] [--port 7860]
+    python app.py [--gallery DIR] [--threshold P] [--no-crop] [--host 127.0.0.1] [--port 7860]
 
 Runs offline, as in the field: no analytics, no update checks, and the page loads nothing from
 outside the machine (system fonts only).
@@ -148,6 +148,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         return found["matches"][rank].turtle_id if found else None
 
     def register_new(photo, view, region, new_id, found, confirmed=False):
+        """Register as a new turtle; a likely duplicate is shown and waits for confirmed=True."""
         args = query(photo, view, region)
         try:
             turtle_id, _ = gallery.register(
