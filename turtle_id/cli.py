@@ -3,6 +3,9 @@
 python -m turtle_id enroll ../shared/data/turtle-profiles-dev
 python -m turtle_id identify photo.jpg --json
 python -m turtle_id evaluate ../shared/data/seaturtleid-dev --json results.json
+
+Keeping the record (rename, merge, move, remove, edit, undo, audit, export, backup, restore,
+check, users) is in turtle_id/cli_records.py.
 """
 
 import argparse
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from turtle_id import cli_records
 from turtle_id.calibration import CalibrationSettings, fit_calibration, open_set_report
 from turtle_id.datasets import photos_in, read_collection
 from turtle_id.encoder import Encoder
@@ -95,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
         "--view", choices=VIEWS, help="match only gallery photos of this view (or unknown view)"
     )
     p.add_argument("--region", help="x,y,w,h in pixels: the part of each photo to use")
+    p.add_argument("--site", help="match only gallery photos of this site")
+    p.add_argument("--from", dest="date_from", help="match only gallery photos from this day on")
+    p.add_argument("--to", dest="date_to", help="... and up to this day (YYYY-MM-DD, inclusive)")
     p.add_argument(
         "--threshold",
         type=float,
@@ -151,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
         default=CalibrationSettings.draws,
         help="simulated galleries per collection",
     )
+    cli_records.add_commands(sub, command)
     return parser
 
 
@@ -219,6 +227,9 @@ def _identify(args) -> int:
                 str(record.path),
                 view=args.view or record.view,
                 region=region or record.region,
+                site=args.site,
+                date_from=args.date_from,
+                date_to=args.date_to,
             )
         except PhotoError as error:
             failures.append(str(error))
