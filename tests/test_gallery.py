@@ -273,3 +273,15 @@ def test_embeddings_of_chosen_individuals_for_the_rsm(tmp_path, photos, encoder)
     vectors, labels = gallery.embeddings_of(["ind00", "ind04"])
     assert vectors.shape == (4, encoder.info.embedding_size)
     assert sorted(labels) == ["ind00", "ind00", "ind04", "ind04"]
+
+
+def test_a_found_head_gets_a_margin_and_is_dropped_when_it_fills_the_photo():
+    from turtle_id.gallery import _head_region
+
+    # Box 100x50 at (200, 100) in a picture at 1/4 scale: 400x200 at (800, 400) in the photo,
+    # plus 10% per side: 480x240 at (760, 380).
+    assert _head_region((200, 100, 100, 50), 0.25, (2000, 1500)) == (760, 380, 480, 240)
+    # Clipped at the photo's edges.
+    assert _head_region((0, 0, 100, 50), 0.25, (2000, 1500)) == (0, 0, 440, 220)
+    # A head covering most of a photo that is already a head crop: use the whole photo.
+    assert _head_region((10, 10, 80, 80), 1.0, (100, 100)) is None

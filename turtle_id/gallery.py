@@ -111,6 +111,31 @@ class Identification:
         }
 
 
+HEAD_MARGIN = 0.1  # of the box's width and height, added on each side of a found head
+WHOLE_PHOTO_SHARE = 0.5  # a padded head box covering more of the photo than this: use it all
+
+
+def _head_region(box: Region, scale: float, size: tuple[int, int]) -> Region | None:
+    """A found head box (pixels of a reduced picture) as a region of the full photo, with a
+    margin so the scutes at its edge keep their keypoints; None when the head fills most of
+    the photo already (a photo cropped to the head needs no second crop)."""
+    x, y, w, h = (v / scale for v in box)
+    x, y, w, h = (
+        x - HEAD_MARGIN * w,
+        y - HEAD_MARGIN * h,
+        w * (1 + 2 * HEAD_MARGIN),
+        h * (1 + 2 * HEAD_MARGIN),
+    )
+    width, height = size
+    left, top = max(0, round(x)), max(0, round(y))
+    right, bottom = min(width, round(x + w)), min(height, round(y + h))
+    if right <= left or bottom <= top:
+        return None
+    if (right - left) * (bottom - top) > WHOLE_PHOTO_SHARE * width * height:
+        return None
+    return left, top, right - left, bottom - top
+
+
 @dataclass(frozen=True)
 class Explanation:
     query: object  # PIL image: the query (its region) as matched
@@ -350,10 +375,7 @@ class Gallery:
             box = self.head_finder.find(overview.image)
             found = box is not None
             if box is not None:
-                x, y, w, h = (round(v / overview.scale) for v in box.region)
-                width, height = overview.size
-                x, y = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
-                region = (x, y, max(1, min(w, width - x)), max(1, min(h, height - y)))
+                region = _head_region(box.region, overview.scale, overview.size)
         photo = load_photo(source, name, target=self.encoder.info.input_size, region=region)
         return photo, region, found
 
@@ -605,8 +627,10 @@ class Gallery:
         self, source: Path | bytes, name: str, photo_id: int, region: Region | None = None
     ) -> "Explanation":
         """Why a query matches one gallery photo: both pictures as the matcher saw them and the
-        inlier keypoint pairs between them (query pixels, gallery pixels)."""
-        query = crop(load_photo(source, name, self.encoder.info.input_size, region), region, name)
+        inlier keypoint pairs between them (query pixels, gallery pixels). The query's region
+        is found as identify finds it when none is given."""
+        photo, region, _ = self.locate(source, name, region)
+        query = crop(photo, region, name)
         (row,) = self.catalogue.photos([photo_id])
         path = self.store.absolute(row.file)
         stored = load_photo(path, row.source_name, self.encoder.info.input_size, row.region)
