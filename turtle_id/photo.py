@@ -4,12 +4,13 @@ Every failure is a `PhotoError` whose message names the file and what to do abou
 """
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from turtle_id.exif import gps_location
 
@@ -78,7 +79,7 @@ def load_photo(
             if image.format in ("JPEG", "MPO") and target:
                 _draft(image, full, target, region)
             image.load()
-            image = ImageOps.exif_transpose(image)
+            image = _upright(image)
             rgb = _to_rgb(image)
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
             # Read the limit now (about 89 megapixels by default): a caller may have changed it.
@@ -90,7 +91,7 @@ def load_photo(
             raise PhotoError(
                 f"{name}: not a photo Pillow can read: upload a JPEG, PNG, WebP or TIFF"
             ) from None
-        except (OSError, SyntaxError, ValueError) as error:
+        except (OSError, SyntaxError, ValueError, *_PARSER_ERRORS) as error:
             if isinstance(error, PhotoError):
                 raise
             raise PhotoError(
@@ -132,6 +133,29 @@ def _read_bytes(source: Path | str | bytes, name: str) -> bytes:
     if not data:
         raise PhotoError(f"{name}: photo is 0 bytes: upload a JPEG, PNG, WebP or TIFF")
     return data
+
+
+# What Pillow's parsers were seen to raise, besides OSError and ValueError, on damaged files
+# (tests/test_fuzz.py): here they mean the same, "damaged", not a bug of this module.
+_PARSER_ERRORS = (TypeError, IndexError, KeyError, struct.error, ZeroDivisionError, EOFError)
+
+# EXIF orientation (tag 0x0112) -> the transpose that makes the picture upright.
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    # Not ImageOps.exif_transpose: it writes the EXIF back into the result, and raises
+    # TypeError on some damaged EXIF blocks (Pillow 12); only the pixels are needed here.
+    method = _TRANSPOSE.get(image.getexif().get(0x0112, 1))
+    return image.transpose(method) if method is not None else image
 
 
 def _upright_size(image: Image.Image) -> tuple[int, int]:
