@@ -225,3 +225,21 @@ def test_a_kill_that_leaves_the_index_damaged_or_missing_is_rebuilt_on_open(
     assert _check(root, encoder).ok  # noted, not failed: the gallery rebuilds it
     assert Gallery(root, encoder).identify(photos[1]).matches[0].turtle_id == photos[1].parent.name
     assert _check(root, encoder).notes == []  # rebuilt and saved by the gallery itself
+
+
+def test_the_same_photo_registered_by_two_writers_at_once_is_one_photo(tmp_path, encoder):
+    photo = _fresh_photos(tmp_path / "photos", 1, first_seed=500)[0]
+    first, second = Gallery(tmp_path / "g", encoder), Gallery(tmp_path / "g", encoder)
+    first.register(photo, "a.jpg", turtle_id="A", confirmed=True)
+    # The second writer checked before the first committed: its own check saw nothing.
+    real, calls = second.catalogue.photo_with_hash, []
+
+    def stale_first_look(sha):
+        calls.append(sha)
+        return None if len(calls) == 1 else real(sha)
+
+    second.catalogue.photo_with_hash = stale_first_look
+    with pytest.raises(ValueError, match="already in the gallery as turtle 'A'"):
+        second.register(photo, "b.jpg", turtle_id="B", confirmed=True)
+    assert (len(first), [i for i, _, _ in first.individuals()]) == (1, ["A"])
+    assert _check(tmp_path / "g", encoder).orphans == []

@@ -310,6 +310,9 @@ class Gallery:
                 raise LikelyDuplicate(name, answer.matches[0])
         how = "register" if new else "add"
         self._commit([prepared], summary, generate=turtle_id is None, user=user, how=how)
+        if not summary.photo_ids:
+            owner = self.catalogue.photo_with_hash(prepared.sha256).individual_id
+            raise ValueError(f"{name}: this photo is already in the gallery as turtle {owner!r}")
         return summary.new_individuals[0] if turtle_id is None else turtle_id, summary.photo_ids[0]
 
     def _prepare(
@@ -411,6 +414,11 @@ class Gallery:
             with self.catalogue.transaction(user) as db:
                 for item in prepared:
                     record = item.record
+                    if self.catalogue.photo_with_hash(item.sha256):
+                        # Enrolled by another writer since _prepare looked: inside the write
+                        # lock this check cannot race, and the photo stays one photo.
+                        summary.already += 1
+                        continue
                     files, (original, preview) = self.store.put(
                         item.data, item.sha256, record.path.suffix, item.picture
                     )
@@ -456,7 +464,7 @@ class Gallery:
             summary.new_individuals.clear()
             summary.photo_ids.clear()
             raise
-        summary.added += len(prepared)
+        summary.added += len(summary.photo_ids)
         self._sync_index(save=True)
 
     # Identification
