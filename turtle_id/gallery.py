@@ -457,6 +457,9 @@ class Gallery:
                     )
                     summary.photo_ids.append(photo_id)
         except BaseException:
+            # note: these files go after the ROLLBACK released the write lock; another writer
+            # committing the very same photo in that instant would find its file gone (`check`
+            # reports it). Rare: the same photo, enrolled twice at once, one enrolment failing.
             for path in created_files:
                 path.unlink(missing_ok=True)
                 if not any(path.parent.iterdir()):
