@@ -92,6 +92,12 @@ def test_processes_registering_at_once_lose_no_write_and_never_share_an_id(tmp_p
         first = photos[worker_index * REGISTRATIONS]
         best = watcher.identify(first).matches[0]
         assert best.source_name == first.name
+    # A merge made by another process (the CLI) is followed too.
+    absorbed = watcher.identify(photos[0]).matches[0].turtle_id
+    survivor = "turtle-0040" if absorbed != "turtle-0040" else "turtle-0039"
+    merge = ["merge", absorbed, survivor, "--gallery", root, "--user", "cli"]
+    subprocess.run([sys.executable, "-m", "turtle_id", *map(str, merge)], cwd=REPO, check=True)
+    assert watcher.identify(photos[0]).matches[0].turtle_id == survivor
     assert _check(root, encoder).ok
 
 
