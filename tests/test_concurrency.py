@@ -16,9 +16,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.synthetic import write_individuals
+from tests.synthetic import photo_of, write_individuals
 from turtle_id.catalogue import Catalogue
 from turtle_id.datasets import PhotoRecord
 from turtle_id.gallery import Gallery
@@ -249,3 +250,28 @@ def test_the_same_photo_registered_by_two_writers_at_once_is_one_photo(tmp_path,
         second.register(photo, "b.jpg", turtle_id="B", confirmed=True)
     assert (len(first), [i for i, _, _ in first.individuals()]) == (1, ["A"])
     assert _check(tmp_path / "g", encoder).orphans == []
+
+
+def test_keypoints_extracted_by_threads_at_once_equal_those_extracted_alone():
+    # One matcher serves the enrolment threads and every request of the app at the same time.
+    from turtle_id.keypoints import KeypointMatcher
+
+    matcher = KeypointMatcher()
+    sizes = [(320, 240), (400, 300), (256, 360), (500, 280)]
+    pictures = [photo_of(seed, 0, size=sizes[seed % 4]) for seed in range(8)]
+    alone = [matcher.extract(p).descriptors for p in pictures]
+    wrong = []
+
+    def extract(k):
+        for i in range(24):
+            j = (i * 3 + k) % len(pictures)
+            if not np.array_equal(matcher.extract(pictures[j]).descriptors, alone[j]):
+                wrong.append(j)
+
+    threads = [threading.Thread(target=extract, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"\nkeypoints: 4 threads x 24 extractions, {len(wrong)} differing from one thread")
+    assert wrong == []

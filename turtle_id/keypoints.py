@@ -6,6 +6,7 @@ the same face (a shortlist re-ranker, as in the strongest published re-identific
 """
 
 import io
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -70,9 +71,23 @@ class KeypointMatcher:
 
     def __init__(self, settings: KeypointSettings = KeypointSettings()):
         self.settings = settings
-        self._sift = cv2.SIFT_create(nfeatures=settings.features)
-        # CLAHE evens out light across the face: sun glare and shade otherwise dominate.
-        self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+        # One SIFT and one CLAHE per thread: OpenCV's CLAHE keeps its working buffers in the
+        # object, and one shared by two threads returned wrong pictures (and can corrupt the
+        # heap) when enrolment and the app's handlers extracted at once.
+        self._local = threading.local()
+
+    @property
+    def _sift(self):
+        if not hasattr(self._local, "sift"):
+            self._local.sift = cv2.SIFT_create(nfeatures=self.settings.features)
+        return self._local.sift
+
+    @property
+    def _clahe(self):
+        if not hasattr(self._local, "clahe"):
+            # CLAHE evens out light across the face: sun glare and shade otherwise dominate.
+            self._local.clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+        return self._local.clahe
 
     def extract(self, picture: Image.Image) -> Keypoints:
         """Keypoints of an RGB or grey picture (the head region when one is known)."""
