@@ -65,3 +65,13 @@ def test_fused_ranking_lets_keypoint_evidence_overtake_a_higher_similarity():
     # b: best similarity 0.8 (photo 2), best inliers 40 (photo 3), shown photo = photo 3.
     assert (b.similarity, b.inliers, b.photo_id) == (pytest.approx(0.8), 40, 3)
     assert b.score == pytest.approx(fusion.probability(0.8, 40))
+
+
+def test_a_similarity_that_carries_no_evidence_gets_weight_zero_not_a_negative_one():
+    rng = np.random.default_rng(1)
+    same = np.r_[np.ones(200, bool), np.zeros(800, bool)]
+    # Impostors slightly MORE similar than true individuals; inliers tell them apart.
+    similarity = np.where(same, rng.normal(0.70, 0.05, 1000), rng.normal(0.72, 0.05, 1000))
+    inliers = np.where(same, rng.poisson(25, 1000), rng.poisson(3, 1000))
+    fusion = fit_fusion(similarity, inliers, same, "m1", "k1", "synthetic")
+    assert fusion.weight_similarity == 0.0 and fusion.weight_inliers > 0

@@ -100,6 +100,11 @@ def fit_fusion(
     # and the decision should weigh a missed turtle and a false match alike.
     model = LogisticRegression(class_weight="balanced", C=10.0).fit(x, same)
     (w_sim, w_inl), bias = model.coef_[0], model.intercept_[0]
+    if w_sim < 0:
+        # A higher similarity can never be evidence against a match; a negative weight only
+        # means the embedding adds nothing here, so rank by the inliers alone.
+        model = LogisticRegression(class_weight="balanced", C=10.0).fit(x[:, 1:], same)
+        (w_sim, w_inl), bias = (0.0, model.coef_[0][0]), model.intercept_[0]
     return Fusion(
         model_version=model_version,
         keypoints=keypoints,
