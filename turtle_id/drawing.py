@@ -28,3 +28,31 @@ def side_by_side(query: Image.Image, gallery: Image.Image, pairs: np.ndarray) ->
         for x, y in (a, b):
             draw.ellipse((x - 2.5, y - 2.5, x + 2.5, y + 2.5), outline=colour, width=1)
     return canvas
+
+
+def draw_box(
+    image: Image.Image,
+    box: tuple[float, float, float, float] | None,
+    mark: tuple[float, float] | None = None,
+) -> Image.Image:
+    """A copy of the picture with a box (x, y, w, h in its pixels) drawn round the part that is
+    matched, and a cross at `mark` (the first corner of a box being drawn); None draws neither.
+
+    Yellow inside black, so the line shows on sand, water and shell alike."""
+    picture = image.convert("RGB")  # a copy, also of an RGB picture
+    draw = ImageDraw.Draw(picture)
+    width = max(2, round(max(picture.size) / 128))  # 8 px on a 1024 px picture, shown ~400 wide
+    if box is not None:
+        x, y, w, h = box
+        draw.rectangle((x, y, x + w, y + h), outline="black", width=width * 2)
+        inset = width // 2
+        draw.rectangle(
+            (x + inset, y + inset, x + w - inset, y + h - inset), outline="yellow", width=width
+        )
+    if mark is not None:
+        mx, my = mark
+        arm = width * 6
+        for colour, line in (("black", width * 2), ("yellow", width)):
+            draw.line((mx - arm, my, mx + arm, my), fill=colour, width=line)
+            draw.line((mx, my - arm, mx, my + arm), fill=colour, width=line)
+    return picture
