@@ -5,6 +5,7 @@ from turtle_id import ui
 from turtle_id.catalogue import PhotoRow
 from turtle_id.gallery import Identification, Match
 from turtle_id.matching import MATCH, NEW, REVIEW
+from turtle_id.photo import parse_region
 
 P = ui.PROBABILITY
 
@@ -272,3 +273,37 @@ def test_region_text_says_which_part_of_the_query_was_matched():
         "No head found: the whole photo was matched."
     )
     assert ui.region_text(None, head_found=None) == ""  # whole photo, no head finder asked
+    assert ui.region_text(None, head_found=True) == (
+        "The head fills the photo: the whole photo was matched."
+    )
+
+
+def test_region_field_writes_the_region_as_the_region_box_reads_it():
+    assert ui.region_field((120, 80, 400, 300)) == "120,80,400,300"
+    assert parse_region(ui.region_field((120, 80, 400, 300))) == (120, 80, 400, 300)
+    assert ui.region_field(None) == ""
+
+
+def test_box_note_says_what_the_box_is_and_how_to_change_it():
+    head = (320, 231, 261, 215)
+    note = ui.box_note("a.jpg", head, proposal=head, head_found=True)
+    assert note.startswith("a.jpg: head found at x 320, y 231, 261 × 215 px, boxed:")
+    assert "Not the head? Click two opposite corners" in note
+    # The ranger's own box, with the way back to the finder's, or to the whole photo.
+    note = ui.box_note("a.jpg", (10, 20, 300, 400), proposal=head, head_found=True)
+    assert note.startswith("a.jpg: your box at x 10, y 20, 300 × 400 px is matched.")
+    assert note.endswith("clear the region to go back to the head finder's box.")
+    note = ui.box_note("a.jpg", (10, 20, 300, 400), proposal=None, head_found=None)
+    assert note.endswith("clear the region to go back to the whole photo.")
+    assert ui.box_note("a.jpg", None, None, head_found=False).startswith(
+        "a.jpg: No head found: the whole photo is used. To match the head only, click two"
+    )
+    assert ui.box_note("a.jpg", None, None, head_found=True) == (
+        "a.jpg: the head fills the photo: the whole photo is used."
+    )
+    assert ui.box_note("a.jpg", None, None, head_found=None).startswith(  # no head finder
+        "a.jpg: the whole photo is used. To match the head only,"
+    )
+    assert ui.box_note("a.jpg", head, head, True, corner=(7, 9)) == (
+        "a.jpg: first corner at x 7, y 9: now click the opposite corner of the head."
+    )

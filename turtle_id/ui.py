@@ -53,14 +53,62 @@ def region_text(region: Region | None, head_found: bool | None) -> str:
     """Which part of the query was matched (Identification.region and .head_found)."""
     if head_found is False:
         return (
-            "No head found: the whole photo was matched. If the matches look wrong, type the "
-            "head's region."
+            "No head found: the whole photo was matched. If the matches look wrong, draw a box "
+            "round the head on the photo."
         )
     if region is None:
-        return ""
-    x, y, w, h = region
+        return "The head fills the photo: the whole photo was matched." if head_found else ""
     where = "Head found" if head_found else "Region"
-    return f"{where} at x {x}, y {y}, {w} × {h} px: that part of the photo was matched."
+    return f"{where} at {_where(region)}: that part of the photo was matched."
+
+
+def region_field(region: Region | None) -> str:
+    """A region as the region box shows it, `x,y,w,h`; blank for the whole photo."""
+    return "" if region is None else ",".join(str(v) for v in region)
+
+
+def box_note(
+    photo: str,
+    region: Region | None,
+    proposal: Region | None,
+    head_found: bool | None,
+    corner: tuple[int, int] | None = None,
+) -> str:
+    """Under the query photo: what its box is and how to change it (Markdown).
+
+    Args:
+        region: the box drawn; None = the whole photo is used.
+        proposal: the head finder's region; None = the whole photo (no head, or no finder).
+        head_found: the head finder's verdict on the photo; None = it was not asked.
+        corner: the first corner of a box being drawn, pixels of the photo; None = none.
+    """
+    if corner is not None:
+        return (
+            f"{photo}: first corner at x {corner[0]}, y {corner[1]}: now click the opposite "
+            "corner of the head."
+        )
+    redraw = "click two opposite corners of the head on the photo, or edit the region"
+    if region is not None and head_found and region == proposal:
+        return (
+            f"{photo}: head found at {_where(region)}, boxed: that part is matched. "
+            f"Not the head? {redraw[0].upper()}{redraw[1:]}."
+        )
+    if region is not None:
+        back = "the head finder's box" if proposal else "the whole photo"
+        return (
+            f"{photo}: your box at {_where(region)} is matched. To redraw it, {redraw}; "
+            f"clear the region to go back to {back}."
+        )
+    if head_found is False:
+        return f"{photo}: No head found: the whole photo is used. To match the head only, {redraw}."
+    if head_found:
+        return f"{photo}: the head fills the photo: the whole photo is used."
+    return f"{photo}: the whole photo is used. To match the head only, {redraw}."
+
+
+def _where(region: Region) -> str:
+    x, y, w, h = region
+    return f"x {x}, y {y}, {w} × {h} px"
 
 
 def thresholds_text(score_kind: str, threshold: float, review_threshold: float | None) -> str:
