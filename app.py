@@ -20,9 +20,8 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import gradio as gr  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 
-from turtle_id import plots, ui  # noqa: E402
+from turtle_id import ui  # noqa: E402
 from turtle_id.drawing import side_by_side  # noqa: E402
 from turtle_id.encoder import Encoder  # noqa: E402
 from turtle_id.gallery import Gallery, LikelyDuplicate  # noqa: E402
@@ -34,6 +33,7 @@ from turtle_id.settings import (  # noqa: E402
     default_gallery_dir,
     default_head_finder_path,
 )
+from turtle_id.ui_insights import insights_tab  # noqa: E402
 
 NO_PHOTO = "no photo: drop, paste or choose a photo of the turtle first"
 # Gradio's themes fetch Google web fonts unless every font is a plain name the system has.
@@ -61,13 +61,6 @@ def reported(handler):
             raise gr.Error(str(error)) from None
 
     return wrapped
-
-
-def handed_over(figure):
-    """Close a figure as it goes to gr.Plot, which draws it later: pyplot keeps every open
-    figure otherwise, and a long-running app would leak one per plot (savefig still works)."""
-    plt.close(figure)
-    return figure
 
 
 def build_ui(gallery: Gallery) -> gr.Blocks:
@@ -206,28 +199,6 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
     def pick_row(event: gr.SelectData):
         return event.row_value[0]
 
-    def insights(chosen: list[str] | None):
-        every = [turtle_id for turtle_id, _, _ in gallery.individuals()]
-        ids, note = ui.rsm_individuals(chosen, every)
-        vectors, labels = gallery.embeddings_of(ids)
-        rsm = None
-        if len(labels) >= 2:
-            rsm = handed_over(plots.rsm_figure(vectors, labels))
-        else:
-            note = "The RSM needs at least two gallery photos: register more turtles."
-        fusion = gallery.fusion
-        evidence = (fusion.genuine, fusion.impostor) if fusion else ((), ())
-        scores = None
-        if any(evidence):
-            marks = {"new": review_threshold, "match": threshold}
-            figure = plots.score_histograms(*evidence, marks, xlabel="match probability")
-            scores = handed_over(figure)
-        counts = [len(e) for e in evidence]
-        fitted_on = fusion.fitted_on if fusion else ""
-        text = ui.scores_note(fusion is not None, *counts, fitted_on, threshold, review_threshold)
-        # Hidden, not an empty frame, when there is nothing to plot.
-        return rsm, note, gr.Plot(value=scores, visible=scores is not None), text
-
     # Uploaded queries pile up in Gradio's cache on a long-running field laptop: hourly, drop
     # those over a day old (the gallery keeps its own copy of every registered photo).
     with gr.Blocks(title="Turtle ID", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
@@ -314,25 +285,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
                     photos = gr.Gallery(
                         label="Photos", columns=4, object_fit="cover", elem_id="photos"
                     )
-        with gr.Tab("Insights") as insights_tab:
-            gr.Markdown(
-                "The similarity of every gallery photo with every other, grouped by turtle: "
-                "bright squares on the diagonal are turtles whose photos agree, bright squares "
-                "off it are turtles that are easily confused."
-            )
-            rsm_ids = gr.Dropdown(
-                label="Turtles to compare (blank = all)",
-                choices=[],
-                multiselect=True,
-                elem_id="rsm-ids",
-            )
-            rsm_note = gr.Markdown()
-            with gr.Row():
-                # The figures carry their own titles: a label would sit on top of them.
-                rsm = gr.Plot(show_label=False, format="png", elem_id="rsm")
-                with gr.Column():
-                    scores = gr.Plot(show_label=False, format="png", elem_id="scores")
-                    scores_text = gr.Markdown(elem_id="scores-text")
+        rsm_ids = insights_tab(gallery)
 
         outputs = {
             "decision": decision,
@@ -377,8 +330,6 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         individuals.select(pick_row, None, chosen)
         chosen.change(photos_of, chosen, photos)
         refresh_button.click(refresh, chosen, listing)
-        insights_tab.select(insights, rsm_ids, [rsm, rsm_note, scores, scores_text])
-        rsm_ids.change(insights, rsm_ids, [rsm, rsm_note, scores, scores_text])
         demo.load(refresh, chosen, listing)
     return demo
 
