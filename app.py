@@ -10,6 +10,7 @@ outside the machine (system fonts only).
 import argparse
 import functools
 import os
+from dataclasses import replace
 from pathlib import Path
 
 # Each library reads its switch when first imported, so these come before the imports below:
@@ -21,7 +22,7 @@ os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import gradio as gr  # noqa: E402
 
-from turtle_id import ui  # noqa: E402
+from turtle_id import ui, ui_box  # noqa: E402
 from turtle_id.drawing import side_by_side  # noqa: E402
 from turtle_id.encoder import Encoder  # noqa: E402
 from turtle_id.gallery import Gallery, LikelyDuplicate  # noqa: E402
@@ -45,6 +46,7 @@ THEME = gr.themes.Default(
 CSS = """
 #decision p { font-size: 1.25em; font-weight: 600; }
 #matches .grid-wrap { min-height: 0; }  /* as tall as its one row of thumbnails */
+#query .image-frame { cursor: crosshair; }  /* a click marks a corner of the head's box */
 """
 
 
@@ -73,15 +75,67 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         rule = ui.thresholds_text(score_kind, threshold, review_threshold)
         return f"Gallery `{gallery.root}`: {state} · {rule}"
 
-    def query(photo: dict | None, view: str, region: str) -> dict:
-        """Gallery.identify/register arguments from the raw inputs (events run with
-        preprocess=False: the package, not Gradio, decodes the photo, so EXIF orientation and
-        the file's hash survive and an unreadable file is reported with its fix)."""
-        if not photo:
+    def query(held: ui_box.QueryPhoto | None, view: str) -> dict:
+        """Gallery.identify/register arguments for the photo held: the package, not Gradio,
+        decodes the uploaded file, so EXIF orientation and the file's hash survive and an
+        unreadable file is reported with its fix.
+
+        The region is the box drawn, not the region box's text: the page reads that text when
+        a button is pressed, which may be before the box of a photo just dropped fills it in.
+        The text reaches the box first, by its own events (region_typed), in the same queue."""
+        if held is None:
             raise gr.Error(NO_PHOTO)
+        return dict(source=held.path, name=held.name, view=ui.view_of(view), region=held.region)
+
+    def boxed(before: ui_box.QueryPhoto, after: ui_box.QueryPhoto) -> dict:
+        """The photo shown with its new box; what identify found is stale once the box moved."""
+        note = ui.box_note(after.name, after.region, after.proposed, after.head_found, after.corner)
+        shown = {
+            outputs["held"]: after,
+            outputs["photo"]: ui_box.shown(after),
+            outputs["box_note"]: note,
+            outputs["region"]: ui.region_field(after.region),
+        }
+        return {**cleared(), **shown} if after.region != before.region else shown
+
+    def dropped(photo: dict | None = None) -> dict:
+        """A photo dropped, pasted or chosen (preprocess=False: Gradio's file as it came):
+        hold it, and box the head the finder finds; None when the photo was taken away."""
+        if not photo:
+            gone = {outputs["held"]: None, outputs["box_note"]: "", outputs["region"]: ""}
+            return {**cleared(), **gone}
         name = photo.get("orig_name") or Path(photo["path"]).name
-        source = Path(photo["path"])
-        return dict(source=source, name=name, view=ui.view_of(view), region=parse_region(region))
+        held = ui_box.QueryPhoto(Path(photo["path"]), name)
+        try:
+            return {**cleared(), **boxed(held, ui_box.proposed(gallery, held))}
+        except ValueError as error:  # identify and register stop on it again, with this message
+            gr.Warning(str(error))
+            empty = {outputs["held"]: held, outputs["box_note"]: str(error)}
+            return {**cleared(), **empty, outputs["region"]: ""}
+
+    def readable(held: ui_box.QueryPhoto | None) -> bool:
+        return held is not None and held.size is not None
+
+    def unchanged(held: ui_box.QueryPhoto | None) -> dict:
+        return {outputs["held"]: held}  # Gradio takes an empty dict for one output's value
+
+    @reported
+    def photo_clicked(held: ui_box.QueryPhoto | None, event: gr.SelectData) -> dict:
+        """A click on the photo: a corner of the box the ranger draws."""
+        if not readable(held):
+            return unchanged(held)
+        return boxed(held, ui_box.clicked(held, tuple(event.index)))
+
+    @reported
+    def region_typed(held: ui_box.QueryPhoto | None, text: str) -> dict:
+        """The region edited by hand: draw it; blank goes back to the head finder's box."""
+        if not readable(held):
+            return unchanged(held)
+        typed = parse_region(text)
+        region = held.proposed if typed is None else ui_box.inside(typed, held.size)
+        if region == held.region and held.corner is None and text == ui.region_field(region):
+            return unchanged(held)
+        return boxed(held, replace(held, region=region, corner=None))
 
     def cleared() -> dict:
         """Every output that shows what identify found, emptied: a new photo or a registration
@@ -89,6 +143,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         empty = {
             "decision": "",
             "region_note": "",
+            "part": None,
             "matches": [],
             "table": [],
             "candidate": gr.Dropdown(choices=[], value=None),
@@ -99,21 +154,27 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         }
         return {outputs[key]: value for key, value in empty.items()}
 
-    def identified(args: dict) -> dict:
+    def identified(args: dict, held: ui_box.QueryPhoto) -> dict:
         """Everything identify shows for these query arguments."""
         result = gallery.identify(**args)
+        # The box drawn goes as a region, so the finder was not asked again: is it its box?
+        head_found = result.head_found
+        if head_found is None:
+            head_found = held.found_for(result.region)
         if warning := ui.close_call(result, threshold, score_kind):
             gr.Warning(warning)
         choices = ui.candidates(result.matches)
         # The side-by-side view must see the part of the photo identify used: the head found.
         used = {**args, "region": result.region}
         return {
+            outputs["region"]: ui.region_field(result.region),  # mistyped text undone
+            outputs["part"]: ui_box.matched_part(held, result.region),
             outputs["matches"]: ui.match_items(result.matches),
             outputs["table"]: ui.match_rows(result.matches, score_kind, keypoints),
             outputs["decision"]: ui.decision_text(
                 result, threshold, len(gallery), args["view"], score_kind
             ),
-            outputs["region_note"]: ui.region_text(result.region, result.head_found),
+            outputs["region_note"]: ui.region_text(result.region, head_found),
             outputs["candidate"]: gr.Dropdown(
                 choices=choices, value=choices[0] if choices else None
             ),
@@ -121,8 +182,8 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         }
 
     @reported
-    def identify(photo, view, region):
-        return identified(query(photo, view, region))
+    def identify(held, view):
+        return identified(query(held, view), held)
 
     @reported
     def show_why(turtle_id: str | None, found: dict | None):
@@ -140,9 +201,9 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         rank = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
         return found["matches"][rank].turtle_id if found else None
 
-    def register_new(photo, view, region, new_id, found, confirmed=False):
+    def register_new(held, view, new_id, found, confirmed=False):
         """Register as a new turtle; a likely duplicate is shown and waits for confirmed=True."""
-        args = query(photo, view, region)
+        args = query(held, view)
         try:
             turtle_id, _ = gallery.register(
                 **args, turtle_id=new_id or None, new=True, confirmed=confirmed
@@ -151,7 +212,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
             gr.Warning(str(duplicate))
             likely = duplicate.match
             # Not identified yet: identify now, to show the likely duplicate side by side.
-            shown = {} if found else identified(args)
+            shown = {} if found else identified(args, held)
             found = found or shown[outputs["found"]]
             choices = ui.candidates(found["matches"])
             return {
@@ -166,8 +227,8 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         return registered(args["name"], turtle_id, new=True)
 
     @reported
-    def add_to(photo, view, region, turtle_id):
-        args = query(photo, view, region)
+    def add_to(held, view, turtle_id):
+        args = query(held, view)
         if not turtle_id:
             raise gr.Error("no turtle chosen: identify the photo, then pick one of its matches")
         turtle_id, _ = gallery.register(**args, turtle_id=turtle_id, new=False)
@@ -207,25 +268,43 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         # What identify found, per browser session: {"query": its arguments, "matches": [Match]},
         # for the side-by-side view and the duplicate check.
         found = gr.State(None)
+        # The photo dropped and its box (ui_box.QueryPhoto), per browser session.
+        held = gr.State(None)
         with gr.Tab("Identify"):
             with gr.Row():
                 with gr.Column(scale=2):
                     photo = gr.Image(
-                        label="Query photo",
+                        label="Query photo: the box is the part matched",
                         type="filepath",
                         sources=["upload", "clipboard"],
                         height=360,
+                        buttons=[],  # no full screen: a click there would miss its mark
                         elem_id="query",
                     )
+                    box_note = gr.Markdown(elem_id="box-note")
                     view = gr.Radio(list(ui.VIEW_CHOICES), value=ui.ANY_VIEW, label="View")
+                    blank = "the head found, else the" if gallery.head_finder else "the"
                     region = gr.Textbox(
-                        label="Region (optional)",
-                        placeholder="x,y,w,h in pixels, e.g. 120,80,400,300; blank = whole photo",
+                        label="Region: x,y,w,h in pixels of the photo",
+                        placeholder=f"e.g. 120,80,400,300; blank = {blank} whole photo",
+                        elem_id="region",
                     )
                     identify_button = gr.Button("Identify", variant="primary")
                 with gr.Column(scale=3):
-                    decision = gr.Markdown(elem_id="decision")
-                    region_note = gr.Markdown(elem_id="region-note")
+                    with gr.Row(equal_height=True):
+                        part = gr.Image(
+                            label="Matched part of the photo",
+                            type="pil",
+                            interactive=False,
+                            height=160,
+                            scale=1,
+                            min_width=210,
+                            buttons=[],
+                            elem_id="matched-part",
+                        )
+                        with gr.Column(scale=4):
+                            decision = gr.Markdown(elem_id="decision")
+                            region_note = gr.Markdown(elem_id="region-note")
                     matches = gr.Gallery(
                         label="Best matches (choose one to see why)",
                         columns=5,
@@ -288,6 +367,11 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         rsm_ids = insights_tab(gallery)
 
         outputs = {
+            "held": held,
+            "photo": photo,
+            "box_note": box_note,
+            "region": region,
+            "part": part,
             "decision": decision,
             "region_note": region_note,
             "matches": matches,
@@ -301,12 +385,19 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         }
         listing = [status, individuals, chosen, photos, rsm_ids]
         explained = [why, why_text]
-        inputs = [photo, view, region]
+        inputs = [held, view]
+        # Every event that reads or changes the photo held runs in one queue, in the order the
+        # page sent them: identify pressed just after a drop sees the dropped photo's box.
+        held_queue = dict(concurrency_id="query photo", concurrency_limit=1)
 
-        photo.change(cleared, None, list(outputs.values()))
-        identify_button.click(identify, inputs, list(outputs.values()), preprocess=False).success(
-            show_why, [candidate, found], explained
-        )
+        photo.upload(dropped, photo, list(outputs.values()), preprocess=False, **held_queue)
+        photo.clear(dropped, None, list(outputs.values()), **held_queue)
+        photo.select(photo_clicked, held, list(outputs.values()), **held_queue)
+        for edited in (region.submit, region.blur):
+            edited(region_typed, [held, region], list(outputs.values()), **held_queue)
+        identify_button.click(
+            identify, inputs, list(outputs.values()), preprocess=False, **held_queue
+        ).success(show_why, [candidate, found], explained)
         for picked in (matches, table):
             picked.select(pick_match, found, candidate).success(
                 show_why, [candidate, found], explained
@@ -318,12 +409,16 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
             (confirm_button, reported(functools.partial(register_new, confirmed=True))),
         ):
             done = button.click(
-                handler, [*inputs, typed_id, found], list(outputs.values()), preprocess=False
+                handler,
+                [*inputs, typed_id, found],
+                list(outputs.values()),
+                preprocess=False,
+                **held_queue,
             )
             done.success(show_why, [candidate, found], explained)
             done.success(refresh, chosen, listing)
         added = add_button.click(
-            add_to, [*inputs, candidate], list(outputs.values()), preprocess=False
+            add_to, [*inputs, candidate], list(outputs.values()), preprocess=False, **held_queue
         )
         added.success(refresh, chosen, listing)
 

@@ -1,11 +1,14 @@
 """The web app in a real browser (Debian's chromium driven by Playwright), on a gallery of
 synthetic turtles: identify, register a new turtle, reject a damaged photo, browse individuals,
-see why a photo matches, confirm a likely duplicate, look at the insights, and never load
-anything from outside the machine.
+see why a photo matches, confirm a likely duplicate, look at the insights, box the part of the
+photo to match, and never load anything from outside the machine. With the head finder on,
+on real turtle-heads-mini photos: a head boxed as soon as the photo is dropped, and a photo
+without one said so.
 
     apt-get install -y chromium && python -m pytest tests/test_app_browser.py
 """
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -25,7 +28,9 @@ from turtle_id.datasets import PhotoRecord
 from turtle_id.encoder import Encoder
 from turtle_id.fusion import Fusion
 from turtle_id.gallery import CALIBRATION_FILE, Gallery
-from turtle_id.settings import ASSETS, default_encoder_path
+from turtle_id.head_finder import HeadFinder
+from turtle_id.photo import parse_region
+from turtle_id.settings import ASSETS, default_encoder_path, default_head_finder_path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -71,6 +76,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def _serve(tmp: Path, gallery_dir: Path, *flags: str):
+    """app.py on the gallery at a free port; yields its URL, and stops it afterwards."""
+    port = _free_port()
+    log = tmp / "app.log"
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    command = [sys.executable, "app.py", "--gallery", str(gallery_dir), "--port", str(port)]
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [*command, *flags], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_serving(url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def _wait_until_serving(url: str, server: subprocess.Popen, log: Path, seconds: float = 60):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -105,26 +130,18 @@ def app(tmp_path_factory):
     dataclasses.replace(shipped, **evidence).save(gallery_dir / CALIBRATION_FILE)
     gallery.close()
 
-    port = _free_port()
-    log = tmp / "app.log"
-    env = {**os.environ, "GRADIO_TEMP_DIR": str(tmp / "gradio")}
-    command = [sys.executable, "app.py", "--gallery", str(gallery_dir), "--port", str(port)]
-    with open(log, "w") as out:
-        server = subprocess.Popen(
-            # --no-crop: synthetic patterns have no head for the head finder to find.
-            [*command, "--threshold", str(THRESHOLD), "--no-crop"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_until_serving(url, server, log)
+    # --no-crop: synthetic patterns have no head for the head finder to find.
+    with _serve(tmp, gallery_dir, "--threshold", str(THRESHOLD), "--no-crop") as url:
         yield url, gallery_dir, {turtle: shots[2:] for turtle, shots in photos.items()}
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def head_app(tmp_path_factory):
+    """A running app with the head finder on, over an empty gallery; yields its URL."""
+    _require_browser()
+    tmp = tmp_path_factory.mktemp("head-app")
+    with _serve(tmp, tmp / "gallery") as url:
+        yield url
 
 
 def _gallery_state(gallery_dir: Path) -> tuple:
@@ -160,12 +177,29 @@ def _table(page) -> list[tuple[str, float, float, int]]:
     return [(row[1], float(row[2]), float(row[3]), int(row[4])) for row in rows]
 
 
-def _upload(page, photo: Path):
+def _upload(page, photo: Path) -> str:
     """Drop a photo on the query box and wait until the app holds it (and has cleared the
-    results of the last one)."""
+    results of the last one); returns the note under it, which names the photo."""
     page.locator("#query input[type=file]").set_input_files(photo)
     page.locator("#query img").wait_for(timeout=TIMEOUT_MS)
+    note = page.locator("#box-note").filter(has_text=f"{photo.name}:")
+    note.wait_for(timeout=TIMEOUT_MS)
     page.locator("#matches .caption-label").first.wait_for(state="detached", timeout=TIMEOUT_MS)
+    return note.inner_text()
+
+
+def _region(page) -> str:
+    return page.locator("#region textarea, #region input").first.input_value()
+
+
+def _matched_part_size(page) -> tuple[int, int]:
+    """Pixels of the "Matched part of the photo" picture beside the matches."""
+    part = page.locator("#matched-part img")
+    part.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('#matched-part img').naturalWidth > 0", timeout=TIMEOUT_MS
+    )
+    return tuple(part.evaluate("img => [img.naturalWidth, img.naturalHeight]"))
 
 
 def _identify(page) -> list[tuple[str, float, float, int]]:
@@ -302,6 +336,103 @@ def test_side_by_side_duplicate_confirmation_and_insights(app):
                 page.locator(plot).wait_for(timeout=TIMEOUT_MS)
                 assert page.locator(plot).get_attribute("src").startswith("data:image/png")
             assert "4 queries" in page.locator("#scores-text").inner_text()
+        finally:
+            browser.close()
+    _assert_all_local(requested)
+
+
+def test_a_box_drawn_or_typed_on_the_photo_is_the_part_matched(app):
+    from playwright.sync_api import sync_playwright
+
+    url, _, queries = app
+    requested: list[str] = []
+    with sync_playwright() as p:
+        browser, page = _open(p, url, requested)
+        try:
+            # Without the head finder (--no-crop) the whole 320 x 240 photo is used. (It is
+            # shown enlarged to 1024 x 768: clicks at a quarter and three quarters of it mark
+            # 80, 60 and 240, 180 of the photo.)
+            note = _upload(page, queries["ind02"][0])
+            assert note.startswith("2.jpg: the whole photo is used. To match the head only")
+            assert _region(page) == ""
+            _identify(page)
+            assert _matched_part_size(page) == (240, 180)
+            assert page.locator("#region-note").inner_text().strip() == ""
+
+            # Two clicks on opposite corners of the photo draw a box and fill in the region;
+            # the matches found without it are stale and go.
+            shown = page.locator("#query img").bounding_box()
+            for fx, fy, then in ((0.25, 0.25, "first corner at"), (0.75, 0.75, "your box at")):
+                page.mouse.click(
+                    shown["x"] + fx * shown["width"], shown["y"] + fy * shown["height"]
+                )
+                # As a person would: the second click once the first corner is marked.
+                page.locator("#box-note").filter(has_text=then).wait_for(timeout=TIMEOUT_MS)
+            x, y, w, h = parse_region(_region(page))
+            assert abs(x - 80) <= 2 and abs(y - 60) <= 2, (x, y)
+            assert abs(w - 160) <= 3 and abs(h - 120) <= 3, (w, h)
+            assert page.locator("#matches .caption-label").count() == 0
+
+            # A region typed is drawn, matched, and shown beside the matches.
+            typed = page.locator("#region textarea, #region input").first
+            typed.fill("40,30,200,150")
+            typed.press("Enter")
+            note = page.locator("#box-note").filter(has_text="your box at x 40, y 30, 200 × 150 px")
+            note.wait_for(timeout=TIMEOUT_MS)
+            _identify(page)
+            assert page.locator("#region-note").inner_text() == (
+                "Region at x 40, y 30, 200 × 150 px: that part of the photo was matched."
+            )
+            assert _matched_part_size(page) == (200, 150)
+        finally:
+            browser.close()
+    _assert_all_local(requested)
+
+
+def test_the_head_finder_boxes_the_head_when_dropped_and_says_when_there_is_none(
+    shared_data, head_app, tmp_path
+):
+    from playwright.sync_api import sync_playwright
+
+    mini = shared_data / "turtle-heads-mini" / "images" / "identity_b"
+    # The region the package proposes for the photo with a head: the page must show it.
+    finder = HeadFinder(default_head_finder_path())
+    gallery = Gallery(tmp_path / "gallery", Encoder(default_encoder_path()), head_finder=finder)
+    _, proposed, found = gallery.locate(mini / "image_3.JPG", "image_3.JPG")
+    gallery.close()
+    assert found and proposed is not None
+    requested: list[str] = []
+    with sync_playwright() as p:
+        browser, page = _open(p, head_app, requested)
+        try:
+            # The finder's box (confidence 0.49, threshold 0.22 when measured), drawn before
+            # identify, is the region, and identify matches it.
+            note = _upload(page, mini / "image_3.JPG")
+            assert note.startswith("image_3.JPG: head found at x "), note
+            region = parse_region(_region(page))
+            assert region == proposed
+            page.get_by_role("button", name="Identify", exact=True).click()
+            decision = page.locator("#decision").filter(has_text="The gallery is empty")
+            decision.wait_for(timeout=TIMEOUT_MS)
+            x, y, w, h = region
+            assert (
+                page.locator("#region-note")
+                .inner_text()
+                .startswith(f"Head found at x {x}, y {y}, {w} × {h} px")
+            )
+            width, height = _matched_part_size(page)
+            assert max(width, height) == 240 and abs(width / height - w / h) < 0.02
+
+            # No head (confidence 0.09 when measured): said so, and the whole photo is used.
+            note = _upload(page, mini / "image_4.JPG")
+            assert note.startswith("image_4.JPG: No head found: the whole photo is used."), note
+            assert _region(page) == ""
+            page.get_by_role("button", name="Identify", exact=True).click()
+            region_note = page.locator("#region-note").filter(has_text="No head found")
+            region_note.wait_for(timeout=TIMEOUT_MS)
+            assert region_note.inner_text().startswith(
+                "No head found: the whole photo was matched."
+            )
         finally:
             browser.close()
     _assert_all_local(requested)
