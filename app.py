@@ -3,6 +3,9 @@ register new turtles, and look at how well the gallery's turtles are told apart.
 
     python app.py [--gallery DIR] [--threshold P] [--no-crop] [--host 127.0.0.1] [--port 7860]
 
+Set $TURTLE_ID_USERS (name:password pairs, or a users file) to make rangers log in; without
+it the app serves this machine only (127.0.0.1).
+
 Runs offline, as in the field: no analytics, no update checks, and the page loads nothing from
 outside the machine (system fonts only).
 """
@@ -22,19 +25,21 @@ os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import gradio as gr  # noqa: E402
 
-from turtle_id import ui, ui_box  # noqa: E402
+from turtle_id import hosting, ui, ui_box, ui_care, ui_records, ui_sighting  # noqa: E402
 from turtle_id.drawing import side_by_side  # noqa: E402
 from turtle_id.encoder import Encoder  # noqa: E402
 from turtle_id.gallery import Gallery, LikelyDuplicate  # noqa: E402
 from turtle_id.head_finder import HeadFinder  # noqa: E402
 from turtle_id.photo import parse_region  # noqa: E402
 from turtle_id.settings import (  # noqa: E402
+    MAX_UPLOAD_MB,
     MatchSettings,
     default_encoder_path,
     default_gallery_dir,
     default_head_finder_path,
 )
 from turtle_id.ui_insights import insights_tab  # noqa: E402
+from turtle_id.users import load_users  # noqa: E402
 
 NO_PHOTO = "no photo: drop, paste or choose a photo of the turtle first"
 # Gradio's themes fetch Google web fonts unless every font is a plain name the system has.
@@ -182,8 +187,13 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         }
 
     @reported
-    def identify(held, view):
-        return identified(query(held, view), held)
+    def identify(held, view, *limits):
+        """`limits`: the site and dates typed under "Search only one site or dates"."""
+        search = ui_records.search_limits(*limits)
+        shown = identified({**query(held, view), **search}, held)
+        if search and len(gallery) and not shown[outputs["found"]]["matches"]:
+            shown[outputs["decision"]] = ui_records.NO_MATCH_IN_LIMITS
+        return shown
 
     @reported
     def show_why(turtle_id: str | None, found: dict | None):
@@ -201,12 +211,29 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         rank = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
         return found["matches"][rank].turtle_id if found else None
 
-    def register_new(held, view, new_id, found, confirmed=False):
+    def register_new(
+        held,
+        view,
+        new_id,
+        found,
+        date,
+        site,
+        observer,
+        notes,
+        request: gr.Request,
+        confirmed=False,
+    ):
         """Register as a new turtle; a likely duplicate is shown and waits for confirmed=True."""
         args = query(held, view)
+        sighting = ui_records.sighting(date, site, observer, notes)
         try:
             turtle_id, _ = gallery.register(
-                **args, turtle_id=new_id or None, new=True, confirmed=confirmed
+                **args,
+                turtle_id=new_id or None,
+                new=True,
+                confirmed=confirmed,
+                sighting=sighting,
+                user=ui_sighting.user_of(request),
             )
         except LikelyDuplicate as duplicate:
             gr.Warning(str(duplicate))
@@ -227,11 +254,15 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         return registered(args["name"], turtle_id, new=True)
 
     @reported
-    def add_to(held, view, turtle_id):
+    def add_to(held, view, turtle_id, date, site, observer, notes, request: gr.Request):
         args = query(held, view)
+        sighting = ui_records.sighting(date, site, observer, notes)
         if not turtle_id:
             raise gr.Error("no turtle chosen: identify the photo, then pick one of its matches")
-        turtle_id, _ = gallery.register(**args, turtle_id=turtle_id, new=False)
+        user = ui_sighting.user_of(request)
+        turtle_id, _ = gallery.register(
+            **args, turtle_id=turtle_id, new=False, sighting=sighting, user=user
+        )
         return registered(args["name"], turtle_id, new=False)
 
     def registered(name: str, turtle_id: str, new: bool) -> dict:
@@ -289,7 +320,9 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
                         placeholder=f"e.g. 120,80,400,300; blank = {blank} whole photo",
                         elem_id="region",
                     )
+                    limit_boxes = ui_sighting.search_limit_fields()
                     identify_button = gr.Button("Identify", variant="primary")
+                    sighting_boxes = ui_sighting.sighting_fields(photo)
                 with gr.Column(scale=3):
                     with gr.Row(equal_height=True):
                         part = gr.Image(
@@ -339,6 +372,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
                                 visible=False,
                                 elem_id="confirm-new",
                             )
+                    ui_sighting.match_sightings_table(found)
             with gr.Row(elem_id="why-row"):
                 why = gr.Image(
                     label="Why: query (left) and gallery photo (right), inlier keypoints joined",
@@ -365,6 +399,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
                         label="Photos", columns=4, object_fit="cover", elem_id="photos"
                     )
         rsm_ids = insights_tab(gallery)
+        records = ui_care.records_tab(gallery)
 
         outputs = {
             "held": held,
@@ -396,7 +431,11 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         for edited in (region.submit, region.blur):
             edited(region_typed, [held, region], list(outputs.values()), **held_queue)
         identify_button.click(
-            identify, inputs, list(outputs.values()), preprocess=False, **held_queue
+            identify,
+            [*inputs, *limit_boxes],
+            list(outputs.values()),
+            preprocess=False,
+            **held_queue,
         ).success(show_why, [candidate, found], explained)
         for picked in (matches, table):
             picked.select(pick_match, found, candidate).success(
@@ -406,11 +445,11 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
 
         for button, handler in (
             (new_button, reported(register_new)),
-            (confirm_button, reported(functools.partial(register_new, confirmed=True))),
+            (confirm_button, reported(ui_sighting.partial(register_new, confirmed=True))),
         ):
             done = button.click(
                 handler,
-                [*inputs, typed_id, found],
+                [*inputs, typed_id, found, *sighting_boxes],
                 list(outputs.values()),
                 preprocess=False,
                 **held_queue,
@@ -418,9 +457,15 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
             done.success(show_why, [candidate, found], explained)
             done.success(refresh, chosen, listing)
         added = add_button.click(
-            add_to, [*inputs, candidate], list(outputs.values()), preprocess=False, **held_queue
+            add_to,
+            [*inputs, candidate, *sighting_boxes],
+            list(outputs.values()),
+            preprocess=False,
+            **held_queue,
         )
         added.success(refresh, chosen, listing)
+        for change in records.changed:
+            change.success(refresh, chosen, listing)
 
         individuals.select(pick_row, None, chosen)
         chosen.change(photos_of, chosen, photos)
@@ -464,6 +509,11 @@ def main() -> None:
         help="port to serve on ($TURTLE_ID_PORT)",
     )
     args = parser.parse_args()
+    try:
+        users = load_users()
+        hosting.check_host(args.host, users)
+    except ValueError as error:
+        parser.error(str(error))
 
     encoder = Encoder(default_encoder_path())
     match = MatchSettings() if args.threshold is None else MatchSettings(threshold=args.threshold)
@@ -477,6 +527,7 @@ def main() -> None:
         f"{rule}, {'whole photos' if head_finder is None else 'cropped to the head found'}",
         flush=True,
     )
+    print(f"{hosting.logins_text(users)}, uploads up to {MAX_UPLOAD_MB} MB", flush=True)
     build_ui(gallery).queue().launch(
         server_name=args.host,
         server_port=args.port,
@@ -484,6 +535,9 @@ def main() -> None:
         css=CSS,
         # Only the previews are served; the catalogue and original photos stay private.
         allowed_paths=[str((gallery.root / "previews").resolve())],
+        auth=users.verify if users else None,
+        auth_message="Turtle ID: log in to identify turtles and keep the gallery.",
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
     )
 
 
