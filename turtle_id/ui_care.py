@@ -286,7 +286,7 @@ def records_tab(gallery: Gallery) -> RecordsTab:
             value=DarwinCoreSettings().scientific_name,
             elem_id="dwc-species",
         )
-        download = gr.File(label="Download", interactive=False, elem_id="records-file")
+        download = gr.File(label="Download", interactive=False, height=120, elem_id="records-file")
 
     outputs = [result, chosen, into, move_to, new_name, pictures, table, photo, audit, why]
     outputs += fields

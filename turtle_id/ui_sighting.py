@@ -55,7 +55,7 @@ def sighting_fields(photo: gr.Image) -> list[gr.Textbox]:
         with gr.Row():
             date = gr.Textbox(
                 label="Date taken",
-                placeholder="YYYY-MM-DD HH:MM; blank = the photo's EXIF date",
+                placeholder="YYYY-MM-DD HH:MM, blank = EXIF",
                 elem_id="sighting-date",
             )
             site = gr.Textbox(label="Site", elem_id="sighting-site")
