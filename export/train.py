@@ -18,7 +18,6 @@ import json
 import math
 import random
 import time
-from collections import defaultdict
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -28,14 +27,14 @@ import torch
 from export.augment import AugmentSettings
 from export.cache import Features, training_features, validation_features
 from export.data import DataSettings, Split, split
-from export.encoder import N_BLOCKS, Encoder, EncoderSettings
+from export.encoder import N_BLOCKS, POOLED_SIZE, Encoder, EncoderSettings
 from export.export_onnx import ExportSettings, export_checked
+from export.labels import photo_days, same_day, view_labels
 from export.losses import SubCenterArcFace, supcon_loss
 from export.sampler import PKSampler
 from export.validate import closed_set, measure, set_threshold
 
 RUNS = Path("/tmp/turtle-id-train")  # checkpoints and caches: never inside the repository
-MIRROR = "~mirror"  # label suffix of a flipped view when flip = "new"
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,8 @@ class TrainSettings:
     embedding_size: int = 100  # projection head output, as in the seed post
     head_hidden: int = 0  # hidden units of a 2-layer projection head; 0 = linear
     # linear head's start: "random"; "pca" = the training views' principal directions
-    # (centred), so that training starts from the ImageNet geometry, not a random projection
+    # (centred), so that training starts from the ImageNet geometry, not a random projection;
+    # "whiten" = the same, each direction scaled to unit variance; "identity" (size 1280 only)
     head_init: str = "pca"
     image_size: int = 224  # pixels; the app resizes every photo or region to this square
     block: int = 15  # first trained block (0..16); blocks before it stay frozen and cached
@@ -127,18 +127,20 @@ def train(settings: TrainSettings, data_settings: DataSettings) -> dict:
         f"cached {len(train.values)} training views, {len(val_records)} validation photos "
         f"in {cached:.0f}s"
     )
-    if settings.head_init == "pca" and not settings.resume:
-        _pca_init(encoder, train, settings)
-    elif settings.head_init not in ("pca", "random"):
-        raise ValueError(f"--head-init {settings.head_init!r} is not 'pca' or 'random'")
+    if settings.head_init not in ("random", "pca", "whiten", "identity"):
+        raise ValueError(
+            f"--head-init {settings.head_init!r} is not 'random', 'pca', 'whiten' or 'identity'"
+        )
+    if settings.head_init != "random" and not settings.resume:
+        _init_head(encoder, train, settings)
 
     # Labels, batches and objective
-    labels, groups = _labels(held, train.flipped, settings)
+    labels, groups = view_labels(held.train, train.flipped, settings.views, settings.flip)
     names = sorted(set(labels))
     label_ids = torch.tensor([names.index(label) for label in labels])
     sampler = PKSampler(groups, settings.P, settings.K, settings.weight_power, settings.per_photo)
     photo_of = torch.arange(len(labels)) // settings.views  # (n_items,)
-    day_of = _days(held)  # (n_photos,), -1 = no date
+    day_of = photo_days(held.train)  # (n_photos,), -1 = no date
     objective = None
     if settings.loss == "arcface":
         objective = SubCenterArcFace(
@@ -208,7 +210,7 @@ def train(settings: TrainSettings, data_settings: DataSettings) -> dict:
             else:
                 ignore = None
                 if settings.same_day == "ignore":
-                    ignore = _same_day(y, photo_of[items], day_of).to(device)
+                    ignore = same_day(y, photo_of[items], day_of).to(device)
                 loss = supcon_loss(embeddings, y, settings.temperature, ignore)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -240,53 +242,6 @@ def train(settings: TrainSettings, data_settings: DataSettings) -> dict:
     return _save(encoder, val, held, history, settings, data_settings, minutes)
 
 
-def _labels(held: Split, flipped: torch.Tensor, settings: TrainSettings) -> tuple[list[str], dict]:
-    """Each cached view's label, and the sampler's groups: collection -> label -> photos ->
-    views. With flip = "new" a photo's mirrored views form a label of their own (a mirrored
-    left profile looks like a right profile of no real turtle); "same" keeps the photo's
-    label; "none" leaves them out of every batch."""
-    if settings.flip not in ("none", "same", "new"):
-        raise ValueError(f"--flip {settings.flip!r} is not 'none', 'same' or 'new'")
-    views = settings.views
-    labels, groups = [], defaultdict(lambda: defaultdict(dict))
-    for index in range(len(flipped)):
-        photo = held.train[index // views]
-        mirrored = bool(flipped[index])
-        label = photo.label + (MIRROR if mirrored and settings.flip == "new" else "")
-        labels.append(label)
-        if not (mirrored and settings.flip == "none"):
-            groups[photo.collection][label].setdefault(index // views, []).append(index)
-    return labels, {
-        collection: {
-            label: [(held.train[p].record.date, items) for p, items in photos.items()]
-            for label, photos in by_label.items()
-        }
-        for collection, by_label in groups.items()
-    }
-
-
-def _days(held: Split) -> torch.Tensor:
-    """(n_photos,) an integer per (collection, date) of each training photo; -1 = undated."""
-    days: dict[tuple[str, str], int] = {}
-    return torch.tensor(
-        [
-            days.setdefault((p.collection, p.record.date), len(days)) if p.record.date else -1
-            for p in held.train
-        ]
-    )
-
-
-def _same_day(labels: torch.Tensor, photos: torch.Tensor, days: torch.Tensor) -> torch.Tensor:
-    """(B, B) bool: different photos of one label taken on one (known) day."""
-    day = days[photos]
-    return (
-        (labels[:, None] == labels[None, :])
-        & (photos[:, None] != photos[None, :])
-        & (day[:, None] == day[None, :])
-        & (day[:, None] >= 0)
-    )
-
-
 def _trained_parameters(encoder: Encoder, block: int, head_conv: bool) -> list[torch.nn.Parameter]:
     """Blocks from `block` on (and the head convolution) train; the rest is frozen."""
     b = encoder.backbone
@@ -299,17 +254,29 @@ def _trained_parameters(encoder: Encoder, block: int, head_conv: bool) -> list[t
     return params
 
 
-def _pca_init(encoder: Encoder, train: Features, settings: TrainSettings) -> None:
-    """Set the linear head to the top principal directions of the pooled training features."""
+def _init_head(encoder: Encoder, train: Features, settings: TrainSettings) -> None:
+    """Start the linear head at the identity, or at the top principal directions of the
+    pooled training features (whitened or not)."""
     if settings.head_hidden or not isinstance(encoder.head, torch.nn.Linear):
-        raise ValueError("--head-init pca needs a linear head: use --head-hidden 0")
+        raise ValueError(f"--head-init {settings.head_init} needs a linear head: --head-hidden 0")
+    if settings.head_init == "identity":
+        if settings.embedding_size != POOLED_SIZE:
+            raise ValueError(f"--head-init identity needs --embedding-size {POOLED_SIZE}")
+        with torch.no_grad():
+            encoder.head.weight.copy_(torch.eye(POOLED_SIZE))
+            encoder.head.bias.zero_()
+        return
     head, encoder.head = encoder.head, torch.nn.Identity()
     pooled = torch.from_numpy(_embed(encoder, train, settings.block)).double()  # (n, 1280)
     encoder.head = head
     mean = pooled.mean(dim=0)
     # Right singular vectors of the centred features, largest first: (1280, d) after [:, :d].
-    _, _, vt = torch.linalg.svd(pooled - mean, full_matrices=False)
+    _, singular, vt = torch.linalg.svd(pooled - mean, full_matrices=False)
     components = vt[: settings.embedding_size]  # (d, 1280); fewer when views are fewer
+    if settings.head_init == "whiten":
+        # Equal variance in every direction: the small ones often tell individuals apart
+        # (Jegou & Chum 2012, "Negative evidences and co-occurrences in image retrieval").
+        components = components * (singular[0] / singular[: len(components), None])
     n = len(components)  # rows past n keep their random start
     with torch.no_grad():
         head.weight[:n] = components.float()

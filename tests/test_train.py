@@ -9,7 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from export.data import hold_out  # noqa: E402
+from export.data import TrainPhoto, hold_out  # noqa: E402
+from export.labels import photo_days, same_day, view_labels  # noqa: E402
 from export.losses import SubCenterArcFace, supcon_loss  # noqa: E402
 from export.sampler import PKSampler  # noqa: E402
 from turtle_id.datasets import PhotoRecord  # noqa: E402
@@ -132,3 +133,35 @@ def test_hold_out_draws_only_individuals_seen_on_two_dates_and_is_seeded():
     assert "C" not in drawn and drawn == sorted(drawn)
     with pytest.raises(ValueError, match="only 3"):
         hold_out(records, 4, seed=0)
+
+
+def _photo(collection, individual, date, view=None):
+    record = PhotoRecord(Path(f"{individual}-{date}.jpg"), individual, view=view, date=date)
+    return TrainPhoto(record, collection, f"{collection}/{individual}")
+
+
+def test_flip_new_gives_mirrored_views_a_label_of_their_own_and_none_leaves_them_out():
+    photos = [_photo("t", "A", "2020"), _photo("t", "A", "2021")]
+    flipped = torch.tensor([False, True, False, False])  # two views per photo
+    labels, groups = view_labels(photos, flipped, views=2, flip="new")
+    assert labels == ["t/A", "t/A~mirror", "t/A", "t/A"]
+    assert groups["t"]["t/A"] == [("2020", [0]), ("2021", [2, 3])]
+    assert groups["t"]["t/A~mirror"] == [("2020", [1])]
+    labels, groups = view_labels(photos, flipped, views=2, flip="none")
+    assert list(groups["t"]) == ["t/A"] and groups["t"]["t/A"][0] == ("2020", [0])
+    labels, groups = view_labels(photos, flipped, views=2, flip="same")
+    assert set(labels) == {"t/A"} and groups["t"]["t/A"][0] == ("2020", [0, 1])
+
+
+def test_same_day_pairs_are_other_photos_of_the_label_from_that_day_only():
+    photos = [_photo("t", "A", "2020"), _photo("t", "A", "2020"), _photo("t", "A", "2021")]
+    photos.append(_photo("n", "N", None))
+    days = photo_days(photos)
+    assert days.tolist() == [0, 0, 1, -1]
+    # Batch: photo 0 twice (two views), photo 1, photo 2, and two undated photos' views.
+    batch_photos = torch.tensor([0, 0, 1, 2, 3, 3])
+    labels = torch.tensor([0, 0, 0, 0, 1, 1])
+    pairs = same_day(labels, batch_photos, days)
+    expected = torch.zeros(6, 6, dtype=torch.bool)
+    expected[0, 2] = expected[1, 2] = expected[2, 0] = expected[2, 1] = True
+    assert torch.equal(pairs, expected)
