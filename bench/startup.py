@@ -6,7 +6,8 @@ End to end: starts `python app.py --gallery G --port P` as a subprocess, polls
 http://127.0.0.1:P/ until the page is served, then asks as the page does, through
 gradio_client: the query photo dropped (its upload event, which also looks for the head), then
 Identify. The first answer is the time from starting the process to Identify's reply; a second
-Identify in the same process is the warm time. Each of `--starts` runs is a fresh process.
+Identify in the same process is the warm time, and the app's resident memory is read then.
+Each of `--starts` runs is a fresh process.
 
 Split: a fresh process then does the same start-up in-process (no server) and times each
 part: imports (app.py: Gradio and the package), loading the encoder and the head finder,
@@ -94,6 +95,7 @@ def start_and_answer(gallery: Path) -> dict:
         t3 = time.perf_counter()
         client.predict(*arguments, api_name=identify)
         warm = time.perf_counter() - t3
+        memory = process_memory_mb(app.pid)
     finally:
         app.terminate()
         try:
@@ -106,7 +108,18 @@ def start_and_answer(gallery: Path) -> dict:
         "drop_s": round(t2 - t1, 2),
         "first_answer_s": round(first, 2),
         "warm_identify_s": round(warm, 2),
+        **memory,
     }
+
+
+def process_memory_mb(pid: int) -> dict:
+    """Resident memory of a running process now and at its highest, MiB (Linux)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = round(int(value.split()[0]) / 1024)
+    return {"app_rss_mb": fields["VmRSS"], "app_peak_rss_mb": fields["VmHWM"]}
 
 
 def split(gallery: Path) -> dict:
