@@ -13,6 +13,8 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from turtle_id.runtime import open_session
+
 log = logging.getLogger(__name__)
 _logged_provider = False
 
@@ -38,18 +40,7 @@ class Encoder:
                 f"encoder {path} is missing: restore assets/encoder.onnx from the repository "
                 "or re-export it with `python -m export.export_onnx`"
             )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads  # 0 lets onnxruntime use every core
-        providers = ["CPUExecutionProvider"]
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        # onnxruntime-gpu lists CUDA even on machines without its libraries and then prints a
-        # page of errors while falling back to CPU; the fallback is reported once, below.
-        ort.set_default_logger_severity(4)
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
-        finally:
-            ort.set_default_logger_severity(2)
+        self.session = open_session(path, threads)
         self.provider = self.session.get_providers()[0]
         self.info = _read_info(self.session, path)
         self.input_name = self.session.get_inputs()[0].name

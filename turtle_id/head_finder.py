@@ -21,6 +21,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from turtle_id.photo import Region
+from turtle_id.runtime import open_session
 
 log = logging.getLogger(__name__)
 _logged_provider = False
@@ -123,17 +124,7 @@ class HeadFinder:
                 f"head finder {path} is missing: restore assets/head_finder.onnx from the "
                 "repository or re-export it with `python -m export.export_head_finder`"
             )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads  # 0 lets onnxruntime use every core
-        providers = ["CPUExecutionProvider"]
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        # As in turtle_id.encoder: silence onnxruntime-gpu's page of errors when it falls back.
-        ort.set_default_logger_severity(4)
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
-        finally:
-            ort.set_default_logger_severity(2)
+        self.session = open_session(path, threads)
         self.provider = self.session.get_providers()[0]
         self.info = _read_info(self.session, path)
         self.input_name = self.session.get_inputs()[0].name
