@@ -26,6 +26,12 @@ DEFAULT_DATA = tuple(
 # 8 of 20 profile turtles and 4 of the 8 SeaTurtleID turtles seen on several dates: enough
 # queries to measure, while most turtles stay in training.
 DEFAULT_HOLDOUT = ("turtle-profiles-dev=8", "seaturtleid-dev=4")
+# Terms a model inherits from its training photos (../shared/README.md and each LICENSE file).
+LICENCES = {
+    "seaturtleid-dev": "SeaTurtleID2022 (Papafitsoros et al.): research use only, no commercial "
+    "use (also of algorithms trained on it), no redistribution of the photos",
+    "turtle-heads-mini": "MIT",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class DataSettings:
     split_seed: int = 0  # the draw of validation individuals
     positives: str = "view"  # "view": same individual and view; "individual": any view
     use_regions: bool = True  # crop to head regions where labels.csv gives them
+    # collections that never train (a licence, say); their held-out individuals still validate
+    validation_only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,10 @@ class Split:
     train: list[TrainPhoto]
     validation: dict[str, list[PhotoRecord]]  # collection -> records of held-out individuals
     held_out: dict[str, list[str]]  # collection -> held-out individual IDs
+
+    def trained_on(self) -> list[str]:
+        """The collections that training photos come from, in order."""
+        return list(dict.fromkeys(p.collection for p in self.train))
 
     def describe(self) -> str:
         lines = [
@@ -75,6 +87,8 @@ def split(settings: DataSettings) -> Split:
         if chosen:
             held_out[name] = chosen
             validation[name] = [r for r in records if r.individual_id in chosen]
+        if name in settings.validation_only:
+            continue
         for record in records:
             if record.individual_id not in chosen:
                 train.append(TrainPhoto(record, name, _label(name, record, settings.positives)))

