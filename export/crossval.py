@@ -2,6 +2,7 @@
 individuals: with 8 + 4 held-out turtles, one draw moves by a tenth when two queries change.
 
     python -m export.crossval --name supcon-d100 --folds 5 -- --embedding-size 100
+    python -m export.crossval --table supcon-d100 arcface-d100      # Markdown, from summaries
 
 Every fold trains from scratch with `--split-seed` = 0 .. folds - 1 (the training photos'
 cached views are shared); a fold that already finished is read back, not trained again. The
@@ -35,12 +36,39 @@ def pooled(folds: list[dict]) -> dict:
     return out
 
 
+def table(names: list[str], collections: tuple[str, ...]) -> str:
+    """A Markdown table of finished cross-validations: the ImageNet encoder's row (from the
+    first), then one row per run; MAP@5 / top-1 / top-5 per collection, minutes per fold."""
+    summaries = {n: json.loads((RUNS / "crossval" / n / "summary.json").read_text()) for n in names}
+    head = "| encoder | " + " | ".join(f"{c} MAP@5 / top-1 / top-5" for c in collections)
+    lines = [head + " | minutes per fold |", "|---" * (len(collections) + 2) + "|"]
+
+    def row(label: str, scores: dict, minutes: str) -> str:
+        cells = [
+            " / ".join(f"{scores[c][m]:.3f}" for m in METRICS) if c in scores else "-"
+            for c in collections
+        ]
+        return f"| {label} | " + " | ".join(cells) + f" | {minutes} |"
+
+    lines.append(row("ImageNet (shipped)", summaries[names[0]]["imagenet"], "-"))
+    for name, summary in summaries.items():
+        minutes = sorted(summary["minutes"])
+        lines.append(row(name, summary["trained"], f"{minutes[len(minutes) // 2]:.1f}"))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", required=True, help="folder under the runs folder")
+    parser.add_argument("--name", help="folder under the runs folder")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--table", nargs="+", metavar="NAME", help="print finished runs")
     parser.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then export.train flags")
     args = parser.parse_args()
+    if args.table:
+        print(table(args.table, ("turtle-profiles-dev", "seaturtleid-dev")))
+        return
+    if not args.name:
+        parser.error("--name is required to run a cross-validation")
     settings, data = parse([a for a in args.train_args if a != "--"])
     root = RUNS / "crossval" / args.name
     trained, imagenet, minutes = [], [], []

@@ -6,9 +6,11 @@ photographed on two or more dates can be held out, since validation splits by da
 earliest date); an undated one (nyala-dev) is split per individual by a seeded draw instead.
 """
 
+import json
 import random
+import tempfile
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,11 @@ import torch
 from PIL import Image
 
 from turtle_id.datasets import PhotoRecord, read_collection
+from turtle_id.encoder import Encoder
+from turtle_id.gallery import Gallery
+from turtle_id.head_finder import HeadFinder
 from turtle_id.photo import crop, load_photo
+from turtle_id.settings import default_encoder_path, default_head_finder_path
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 DEFAULT_DATA = tuple(
@@ -43,6 +49,10 @@ class DataSettings:
     use_regions: bool = True  # crop to head regions where labels.csv gives them
     # collections that never train (a licence, say); their held-out individuals still validate
     validation_only: tuple[str, ...] = ()
+    # collections whose photos without a region are cropped, as the app crops them, to the
+    # head that assets/head_finder.onnx finds (whole photos squeezed to 224 px lose the scutes)
+    find_heads: tuple[str, ...] = ()
+    regions_cache: Path = Path("/tmp/turtle-id-train/cache/found-heads.json")
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,8 @@ def split(settings: DataSettings) -> Split:
         if collection.problems:
             print(f"{name}: skipped {len(collection.problems)} rows: {collection.problems[0]}")
         records = collection.records
+        if name in settings.find_heads:
+            records = found_heads(records, settings.regions_cache)
         chosen = hold_out(records, holdout.pop(name, 0), settings.split_seed)
         if chosen:
             held_out[name] = chosen
@@ -115,6 +127,33 @@ def hold_out(records: list[PhotoRecord], n: int, seed: int) -> list[str]:
             "number after '=' in --holdout"
         )
     return sorted(random.Random(seed).sample(candidates, n))
+
+
+def found_heads(records: list[PhotoRecord], cache: Path) -> list[PhotoRecord]:
+    """Records without a region get the region the app would use: the head finder's box with
+    the gallery's margin (`Gallery.locate`), or none when it finds no head. Regions found
+    before are read from `cache` (a JSON file: path -> region or null)."""
+    known = json.loads(cache.read_text()) if cache.is_file() else {}
+    todo = [r for r in records if r.region is None and str(r.path) not in known]
+    if todo:
+        with tempfile.TemporaryDirectory(prefix="turtle-id-heads-") as root:
+            gallery = Gallery(
+                root,
+                Encoder(default_encoder_path()),
+                head_finder=HeadFinder(default_head_finder_path()),
+            )
+            for record in todo:
+                _, region, _ = gallery.locate(record.path, str(record.path), None)
+                known[str(record.path)] = list(region) if region else None
+            gallery.close()
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(known, indent=0))
+    return [
+        r
+        if r.region is not None or not known.get(str(r.path))
+        else replace(r, region=tuple(known[str(r.path)]))
+        for r in records
+    ]
 
 
 def source_picture(

@@ -85,7 +85,8 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     histories = {
-        run.name: json.loads((run / "history.json").read_text())["history"]
+        # crossval folds are all called split-N: name them by their run as well
+        "/".join(run.parts[-2:]): json.loads((run / "history.json").read_text())["history"]
         for run in [args.run, *args.compare]
     }
     curves = args.out / "training-curves.png"

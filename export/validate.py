@@ -103,6 +103,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, action="append", help="default: the shared dev sets")
     parser.add_argument("--holdout", action="append", help="collection=n (default: train's)")
     parser.add_argument("--split-seed", type=int, default=DataSettings.split_seed)
+    parser.add_argument(
+        "--find-heads", action="append", default=[], help="crop this collection to found heads"
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--set-threshold", action="store_true")
     args = parser.parse_args()
@@ -110,6 +113,7 @@ def main() -> None:
         data=tuple(args.data or DataSettings.data),
         holdout=tuple(args.holdout or DataSettings.holdout),
         split_seed=args.split_seed,
+        find_heads=tuple(args.find_heads),
     )
     held = split(data)
     print(held.describe())
