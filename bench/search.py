@@ -70,7 +70,7 @@ def measure(n: int, args, dim: int, settings: IndexSettings, k: int) -> dict:
     print(f"{n} photos drawn in {result['draw_s']} s: {result['statistics']}", flush=True)
     index = None
     if n <= args.hnsw_upto:
-        index, result["hnsw"] = build(gallery, dim, settings)
+        index, result["hnsw"] = build(gallery, dim, settings, args.keep)
         print(f"{n} photos indexed: {result['hnsw']}", flush=True)
     labels = np.arange(1, n + 1)
     in_view = np.array([in_one_view(x) for x in labels])
@@ -120,8 +120,11 @@ def measure(n: int, args, dim: int, settings: IndexSettings, k: int) -> dict:
     return result  # the gallery and index go with this frame, before the next size is drawn
 
 
-def build(gallery: np.ndarray, dim: int, settings: IndexSettings) -> tuple[PhotoIndex, dict]:
-    """Build, save and load the index as the gallery does; the loaded one is returned."""
+def build(
+    gallery: np.ndarray, dim: int, settings: IndexSettings, keep: Path | None = None
+) -> tuple[PhotoIndex, dict]:
+    """Build, save and load the index as the gallery does; the loaded one is returned.
+    With `keep`, the saved file stays in that folder (bench.scale can reuse a 1M build)."""
     before = rss_mb()
     index = PhotoIndex(dim, "synthetic", settings)
     t0 = time.perf_counter()
@@ -129,7 +132,7 @@ def build(gallery: np.ndarray, dim: int, settings: IndexSettings) -> tuple[Photo
     build_s = time.perf_counter() - t0
     built_mb = rss_mb() - before
     with tempfile.TemporaryDirectory() as root:
-        path = Path(root) / "photos.hnsw"
+        path = Path(keep or root) / f"photos-{len(gallery)}.hnsw"
         t0 = time.perf_counter()
         index.save(path)
         save_s = time.perf_counter() - t0
@@ -224,6 +227,7 @@ def main() -> None:
     parser.add_argument("--ef-construction", type=int, default=IndexSettings.ef_construction)
     parser.add_argument("--dim", type=int, help="embedding size (default: the encoder's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="folder to keep the saved indexes in")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     args.efs = sorted(int(x) for x in args.efs.split(","))
