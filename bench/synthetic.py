@@ -42,10 +42,11 @@ class ClusteredEmbeddings:
         Returns:
             embeddings (n, dim) float32 of unit length, and each photo's individual (n,).
         """
-        counts = []
-        while sum(counts) < n:
+        counts, total = [], 0  # a running total: summing the list each time is quadratic
+        while total < n:
             counts.append(1 + int(self.rng.geometric(1 / (PHOTOS_PER_INDIVIDUAL - 1))))
-        counts[-1] -= sum(counts) - n
+            total += counts[-1]
+        counts[-1] -= total - n
         first = len(self.centres)
         centres = self.rng.standard_normal((len(counts), RANK)).astype(np.float32) * self.spread
         self.centres = np.concatenate([self.centres, centres])
