@@ -7,6 +7,7 @@ from tests.synthetic import photo_of, write_individuals
 from turtle_id.catalogue import Catalogue
 from turtle_id.datasets import PhotoRecord
 from turtle_id.gallery import Gallery, validate_individual_id
+from turtle_id.index import PhotoIndex
 from turtle_id.matching import MATCH, NEW
 from turtle_id.settings import MatchSettings
 
@@ -285,3 +286,31 @@ def test_a_found_head_gets_a_margin_and_is_dropped_when_it_fills_the_photo():
     assert _head_region((0, 0, 100, 50), 0.25, (2000, 1500)) == (0, 0, 440, 220)
     # A head covering most of a photo that is already a head crop: use the whole photo.
     assert _head_region((10, 10, 80, 80), 1.0, (100, 100)) is None
+
+
+def test_a_saved_index_that_does_not_hold_the_catalogues_photos_is_rebuilt(
+    tmp_path, photos, encoder
+):
+    root = tmp_path / "g"
+    Gallery(root, encoder).enrol(_records(photos))  # 12 photos, the index saved with them
+    db = sqlite3.connect(root / "gallery.sqlite")
+    # A photo removed is still indexed (marked); one another model embedded is not.
+    db.execute("UPDATE photos SET removed_at = '2026-01-01' WHERE id = 2")
+    db.execute("UPDATE photos SET model_version = 'older-model' WHERE id = 3")
+    db.commit()
+    catalogue = Catalogue(root / "gallery.sqlite")
+    assert catalogue.count_embedded(encoder.model_version) == 11
+    assert catalogue.count_embedded(encoder.model_version, upto=5) == 4  # ids 1, 2, 4, 5
+    catalogue.close()
+    db.execute("UPDATE photos SET model_version = ? WHERE id = 3", (encoder.model_version,))
+    db.execute("DELETE FROM keypoints WHERE photo_id = 7")
+    db.execute("DELETE FROM photos WHERE id = 7")  # the catalogue restored without one photo
+    db.commit()
+    db.close()
+    gallery = Gallery(root, encoder)
+    gallery.identify(photos["ind04"][2])
+    gallery.close()
+    index = PhotoIndex.load(
+        root / "index" / "photos.hnsw", encoder.info.embedding_size, encoder.model_version
+    )
+    assert sorted(index.labels()) == [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12]

@@ -714,16 +714,16 @@ class Gallery:
     _index_dirty = False
 
     def _load_or_rebuild(self, version: str, dim: int) -> PhotoIndex:
-        _, rows = self.catalogue.embeddings(version)
         try:
             index = PhotoIndex.load(self.index_path, dim, version, self.index_settings)
-            indexed = [r for r in rows if r[0] <= index.max_label]
-            if len(indexed) != len(index):
-                raise IndexMismatch(f"index holds {len(index)} photos, catalogue {len(indexed)}")
+            # A count, not the embeddings: at 1M photos those are 5 GB read only to be counted.
+            indexed = self.catalogue.count_embedded(version, upto=index.max_label)
+            if indexed != len(index):
+                raise IndexMismatch(f"index holds {len(index)} photos, catalogue {indexed}")
             self._seen_event = None  # the maps are read whole by the caller
             return index
         except IndexMismatch as reason:
-            if self.index_path.exists() or rows:
+            if self.index_path.exists() or self.catalogue.count_embedded(version):
                 log.info("rebuilding the index from the catalogue: %s", reason)
         index = PhotoIndex(dim, version, self.index_settings)
         self._seen_event = None
