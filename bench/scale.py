@@ -15,12 +15,18 @@ first identify (which loads the index and the photo facts), later identifies (se
 keypoint verification of the shortlist) at p50 and p95, and its resident memory. The page
 cache is warm: the files were just written.
 
-1M photos take 40-80 minutes to index on two cores and about 130 GB of disk (keypoints):
-measure 10k and 100k and extrapolate (see `extrapolate`).
+Above `--all-keypoints-upto` photos (default 100k) only the photos a query can reach carry
+keypoints: the exact 200 nearest photos of each query (identify verifies 30 of its 50 nearest),
+since a million photos' keypoints take about 130 GB of disk; the database size with every
+photo's keypoints is then the measured size plus their bytes (`database_mb_all_keypoints`).
+A 1M index takes 40-80 minutes to build on two cores: `--index-from DIR` reuses the one
+`python -m bench.search --sizes 1000000 --hnsw-upto 1000000 --keep DIR` built of the same
+draw (checked), its build time measured there.
 """
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,19 +43,31 @@ from turtle_id.encoder import Encoder
 from turtle_id.index import PhotoIndex
 from turtle_id.keypoints import KeypointMatcher, Keypoints
 from turtle_id.photo import crop, load_photo
-from turtle_id.settings import VIEWS, default_encoder_path
+from turtle_id.settings import VIEWS, MatchSettings, default_encoder_path
 
 QUERY = "turtle-profiles-dev/images/leftIMG_0328.jpg"
 KEYPOINT_PHOTOS = 30  # real head photos whose keypoints the synthetic rows share
 CHUNK = 10_000  # photos per write transaction: a bounded WAL (keypoints are ~120 KB each)
 SITES = ("Laganas", "Kalamaki", "Gerakas", "Sekania", "Daphni")
+# Nearest photos per query that carry keypoints in a partial gallery: four times the
+# shortlist identify fetches, so that the index's approximate answers stay inside them too.
+REACHABLE = 4 * MatchSettings().shortlist
+QUERIES = 64
+NO_KEYPOINTS = Keypoints(
+    np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), 1.0
+).to_bytes()  # what a photo no query reaches holds in a partial gallery
 
 
-def write_gallery(root: Path, n: int, encoder: Encoder, keypoints: list[bytes], seed: int):
-    """A gallery folder of n synthetic photos; returns the query embeddings (n_q, dim)."""
-    draw = ClusteredEmbeddings(encoder.info.embedding_size, seed)
+def write_gallery(root: Path, n: int, encoder: Encoder, keypoints: list[bytes], args):
+    """A gallery folder of n synthetic photos; returns the query embeddings (n_q, dim) and
+    what writing it took."""
+    draw = ClusteredEmbeddings(encoder.info.embedding_size, args.seed)
     embeddings, individual = draw.photos(n)
-    rng = np.random.default_rng(seed)
+    queries, _ = draw.sightings(QUERIES)
+    with_keypoints = None  # every photo
+    if n > args.all_keypoints_upto:
+        with_keypoints = reachable(embeddings, queries, REACHABLE)
+    rng = np.random.default_rng(args.seed)
     catalogue = Catalogue(root / "gallery.sqlite")
     version, key = encoder.model_version, KeypointMatcher().settings.key
     t0 = time.perf_counter()
@@ -74,16 +92,61 @@ def write_gallery(root: Path, n: int, encoder: Encoder, keypoints: list[bytes], 
                     "model_version": version,
                 }
                 photo_id = Catalogue.add_photo(db, fields, embeddings[i], {"source": "bench"})
-                Catalogue.set_keypoints(db, photo_id, key, keypoints[i % len(keypoints)])
+                found = keypoints[i % len(keypoints)]
+                if with_keypoints is not None and photo_id not in with_keypoints:
+                    found = NO_KEYPOINTS  # a row all the same, or the gallery extracts them
+                Catalogue.set_keypoints(db, photo_id, key, found)
     write_s = time.perf_counter() - t0
     catalogue.close()
+    result = {"write_s": round(write_s, 1)}
+    if with_keypoints is not None:
+        missing = n - len(with_keypoints)
+        result["photos_with_keypoints"] = len(with_keypoints)
+        result["keypoints_mb_not_written"] = float_round(
+            missing * (np.mean([len(b) for b in keypoints]) - len(NO_KEYPOINTS)) / 2**20
+        )
+    target = root / "index" / "photos.hnsw"
+    built = args.index_from and args.index_from / f"photos-{n}.hnsw"
+    if built and built.is_file():
+        reuse_index(built, target, embeddings, encoder)
+        result["index_build_s"] = "bench.search"
+        return queries, result
     t0 = time.perf_counter()
     index = PhotoIndex(encoder.info.embedding_size, version)
     index.add(embeddings, np.arange(1, n + 1))  # photo ids run 1..n in a fresh database
-    index.save(root / "index" / "photos.hnsw")
-    index_s = time.perf_counter() - t0
-    queries, _ = draw.sightings(64)
-    return queries, {"write_s": round(write_s, 1), "index_build_s": round(index_s, 1)}
+    index.save(target)
+    result["index_build_s"] = round(time.perf_counter() - t0, 1)
+    return queries, result
+
+
+def float_round(x, digits: int = 1) -> float:
+    return round(float(x), digits)
+
+
+def reachable(embeddings: np.ndarray, queries: np.ndarray, k: int) -> set[int]:
+    """Photo ids (1-based rows) among the exact k nearest of any query."""
+    ids: set[int] = set()
+    for q in queries:
+        similarity = embeddings @ q
+        ids.update(int(i) + 1 for i in np.argpartition(-similarity, k)[:k])
+    return ids
+
+
+def reuse_index(built: Path, target: Path, embeddings: np.ndarray, encoder: Encoder) -> None:
+    """Copies bench.search's saved index of this draw as this gallery's, under the encoder's
+    model version, after checking that it holds these embeddings."""
+    meta = json.loads(built.with_name(built.name + ".json").read_text())
+    index = PhotoIndex.load(built, meta["dim"], meta["model_version"])
+    rows = np.array([0, len(embeddings) // 2, len(embeddings) - 1])
+    stored = np.asarray(index._index.get_items(rows + 1), np.float32)
+    stored /= np.linalg.norm(stored, axis=1, keepdims=True)
+    if len(index) != len(embeddings) or not np.allclose(stored, embeddings[rows], atol=1e-5):
+        raise SystemExit(f"{built} is not an index of this draw: build it again")
+    del index
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(built, target)
+    meta["model_version"] = encoder.model_version
+    target.with_name(target.name + ".json").write_text(json.dumps(meta))
 
 
 def real_keypoints(data: Path, encoder: Encoder) -> tuple[list[bytes], bytes]:
@@ -146,20 +209,26 @@ def open_and_identify(root: Path, queries: Path, keypoints: Path, repeats: int) 
 def measure(n: int, args, encoder: Encoder, keypoints: list[bytes], query: bytes) -> dict:
     with tempfile.TemporaryDirectory(dir=args.tmp) as folder:
         root = Path(folder) / "gallery"
-        queries, result = write_gallery(root, n, encoder, keypoints, args.seed)
+        queries, result = write_gallery(root, n, encoder, keypoints, args)
         np.save(Path(folder) / "queries.npy", queries)
         (Path(folder) / "query.kp").write_bytes(query)
-        database = sum(p.stat().st_size for p in root.glob("gallery.sqlite*"))
+        database = sum(p.stat().st_size for p in root.glob("gallery.sqlite*")) / 2**20
         result |= {
             "photos": n,
-            "database_mb": round(database / 2**20, 1),
+            "database_mb": round(database, 1),
             "index_mb": round((root / "index" / "photos.hnsw").stat().st_size / 2**20, 1),
         }
+        if "keypoints_mb_not_written" in result:
+            result["database_mb_all_keypoints"] = float_round(
+                database + result["keypoints_mb_not_written"]
+            )
         print(f"{n} photos written: {result}", flush=True)
         child = [sys.executable, "-m", "bench.scale", "--open", str(root)]
         child += ["--queries", str(Path(folder) / "queries.npy")]
         child += ["--keypoints", str(Path(folder) / "query.kp"), "--repeats", str(args.repeats)]
-        answer = subprocess.run(child, check=True, capture_output=True, text=True)
+        answer = subprocess.run(child, capture_output=True, text=True)
+        if answer.returncode:
+            raise SystemExit(f"opening the {n}-photo gallery failed:\n{answer.stderr}")
         result |= json.loads(answer.stdout.strip().splitlines()[-1])
         print(f"{n} photos opened: {result}", flush=True)
     return result
@@ -191,7 +260,8 @@ def print_table(figures: dict) -> None:
     rows = [
         {
             "photos": r["photos"],
-            "database MB": r["database_mb"],
+            "database MB": r.get("database_mb_all_keypoints", r["database_mb"]),
+            "keypoints": r.get("photos_with_keypoints", "all"),
             "index MB": r["index_mb"],
             "gallery RAM MB": r["rss_mb"],
             "peak RAM MB": r["peak_rss_mb"],
@@ -223,6 +293,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--tmp", type=Path, help="folder for the galleries (default: system)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--all-keypoints-upto",
+        type=int,
+        default=100_000,
+        help="larger galleries hold keypoints only for the photos queries reach",
+    )
+    parser.add_argument("--index-from", type=Path, help="folder of bench.search --keep")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--open", type=Path, help=argparse.SUPPRESS)  # the child's mode
     parser.add_argument("--queries", type=Path, help=argparse.SUPPRESS)
