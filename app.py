@@ -118,20 +118,37 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
             empty = {outputs["held"]: held, outputs["box_note"]: str(error)}
             return {**cleared(), **empty, outputs["region"]: ""}
 
+    def refused(handler):
+        """For the Identify tab's handlers: a refusal (bad photo, bad date, no turtle chosen:
+        the message says the fix) stays written where the decision goes, and nothing else on
+        the page changes. A raised gr.Error would mark every output with an error badge and
+        hide the photo and the matches."""
+
+        @functools.wraps(handler)
+        def wrapped(*args):
+            try:
+                return handler(*args)
+            except (gr.Error, ValueError, OSError) as error:
+                message = getattr(error, "message", None) or str(error)
+                gr.Warning(message)
+                return {outputs["decision"]: ui.refused_text(message)}
+
+        return wrapped
+
     def readable(held: ui_box.QueryPhoto | None) -> bool:
         return held is not None and held.size is not None
 
     def unchanged(held: ui_box.QueryPhoto | None) -> dict:
         return {outputs["held"]: held}  # Gradio takes an empty dict for one output's value
 
-    @reported
+    @refused
     def photo_clicked(held: ui_box.QueryPhoto | None, event: gr.SelectData) -> dict:
         """A click on the photo: a corner of the box the ranger draws."""
         if not readable(held):
             return unchanged(held)
         return boxed(held, ui_box.clicked(held, tuple(event.index)))
 
-    @reported
+    @refused
     def region_typed(held: ui_box.QueryPhoto | None, text: str) -> dict:
         """The region edited by hand: draw it; blank goes back to the head finder's box."""
         if not readable(held):
@@ -180,13 +197,11 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
                 result, threshold, len(gallery), args["view"], score_kind
             ),
             outputs["region_note"]: ui.region_text(result.region, head_found),
-            outputs["candidate"]: gr.Dropdown(
-                choices=choices, value=choices[0] if choices else None
-            ),
+            outputs["candidate"]: gr.Dropdown(choices=choices, value=ui.preselected(result)),
             outputs["found"]: {"query": used, "matches": result.matches},
         }
 
-    @reported
+    @refused
     def identify(held, view, *limits):
         """`limits`: the site and dates typed under "Search only one site or dates"."""
         search = ui_records.search_limits(*limits)
@@ -253,7 +268,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
             }
         return registered(args["name"], turtle_id, new=True)
 
-    @reported
+    @refused
     def add_to(held, view, turtle_id, date, site, observer, notes, request: gr.Request):
         args = query(held, view)
         sighting = ui_records.sighting(date, site, observer, notes)
@@ -444,8 +459,8 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
         candidate.input(show_why, [candidate, found], explained)
 
         for button, handler in (
-            (new_button, reported(register_new)),
-            (confirm_button, reported(ui_sighting.partial(register_new, confirmed=True))),
+            (new_button, refused(register_new)),
+            (confirm_button, refused(ui_sighting.partial(register_new, confirmed=True))),
         ):
             done = button.click(
                 handler,

@@ -279,6 +279,10 @@ def test_identify_register_and_browse_load_nothing_from_outside(app, tmp_path):
             _upload(page, damaged)
             page.get_by_role("button", name="Register as new turtle").click()
             _toast(page, "damaged.jpg")
+            # The refusal stays where the decision goes, not only in a toast that fades.
+            decision = page.locator("#decision")
+            decision.get_by_text("Not done:").wait_for(timeout=TIMEOUT_MS)
+            assert "damaged.jpg" in decision.inner_text()
             assert _gallery_state(gallery_dir) == before
 
             # The Individuals tab lists the newcomer; choosing it shows its one photo.

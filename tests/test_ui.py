@@ -307,3 +307,15 @@ def test_box_note_says_what_the_box_is_and_how_to_change_it():
     assert ui.box_note("a.jpg", head, head, True, corner=(7, 9)) == (
         "a.jpg: first corner at x 7, y 9: now click the opposite corner of the head."
     )
+
+
+def test_add_to_this_turtle_starts_empty_when_the_decision_is_a_new_turtle():
+    assert ui.preselected(identification(MATCH, ("t003", 0.91), ("t001", 0.2))) == "t003"
+    assert ui.preselected(identification(REVIEW, ("t001", 0.6), ("t003", 0.5))) == "t001"
+    assert ui.preselected(identification(NEW, ("t447", 0.11), ("t001", 0.1))) is None
+    assert ui.preselected(identification(NEW, size=0)) is None
+
+
+def test_a_refusal_stays_on_the_page_with_its_fix():
+    message = "damaged.jpg: the file is cut off; copy it again from the camera"
+    assert ui.refused_text(message) == f"**Not done:** {message}"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from turtle_id.catalogue import PhotoRow
 from turtle_id.gallery import Identification, Match
-from turtle_id.matching import MATCH, REVIEW
+from turtle_id.matching import MATCH, NEW, REVIEW
 from turtle_id.photo import Region
 from turtle_id.settings import VIEWS
 
@@ -262,6 +262,20 @@ def registered_text(photo: str, turtle_id: str, new: bool, photos_now: int) -> s
     if new:
         return f"Registered {photo} as the new turtle {turtle_id}"
     return f"Added {photo} to {turtle_id} (now {plural(photos_now, 'photo')})"
+
+
+def refused_text(message: str) -> str:
+    """An action the package refused, kept on the page (a toast alone is gone in seconds)."""
+    return f"**Not done:** {message}"
+
+
+def preselected(result: Identification) -> str | None:
+    """The turtle "Add to this turtle" starts with: the best match, unless the decision is a
+    new turtle; then the ranger picks one on purpose, so one click cannot file a newcomer's
+    photo under a stranger."""
+    if not result.matches or result.decision == NEW:
+        return None
+    return result.matches[0].turtle_id
 
 
 def rsm_individuals(
