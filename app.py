@@ -493,7 +493,8 @@ def main() -> None:
     def env(*names: str, default: str) -> str:
         return next((os.environ[n] for n in names if os.environ.get(n)), default)
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # The docstring's first paragraph: its first line alone stops mid-sentence.
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument(
         "--gallery",
         type=Path,
