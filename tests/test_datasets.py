@@ -2,6 +2,7 @@ import pytest
 
 from tests.synthetic import photo_of
 from turtle_id.datasets import photos_in, read_collection
+from turtle_id.sightings import SightingFilter
 
 
 def _photo(path):
@@ -88,3 +89,44 @@ def test_identify_inputs_accept_photos_folders_and_a_labels_csv_ignoring_ids(tmp
     assert [r.path for r in photos_in([tmp_path / "q"]).records] == [a, b]
     missing = photos_in([a, tmp_path / "nope.jpg"])
     assert len(missing.records) == 1 and "nope.jpg: no such file" in missing.problems[0]
+
+
+def test_labels_csv_dates_that_identify_would_refuse_are_row_problems(tmp_path):
+    _photo(tmp_path / "a.jpg")
+    (tmp_path / "labels.csv").write_text(
+        "file,individual_id,date\n"
+        "a.jpg,T1,2018-06-23\n"
+        "a.jpg,T2,23/06/2018\n"
+        "a.jpg,T3,2018:06:23 10:05:00\n"
+        "a.jpg,T4,2018-02-30\n"
+        "a.jpg,T5,\n"
+    )
+    collection = read_collection(tmp_path)
+    # Valid dates are kept as written, EXIF's form included; a blank date is no date.
+    assert [(r.individual_id, r.date) for r in collection.records] == [
+        ("T1", "2018-06-23"),
+        ("T3", "2018:06:23 10:05:00"),
+        ("T5", None),
+    ]
+    assert collection.problems == [
+        f"{tmp_path / 'labels.csv'} line 3: date '23/06/2018' is not a date: "
+        "write it as YYYY-MM-DD [HH:MM[:SS]]",
+        f"{tmp_path / 'labels.csv'} line 5: date '2018-02-30' has no such day: "
+        "check the month and the day",
+    ]
+    # ... refused in the same words as identify --from / --to refuses the same text
+    with pytest.raises(ValueError, match="^date '23/06/2018' is not a date: write it as"):
+        SightingFilter(date_from="23/06/2018")
+
+
+def test_zindi_train_csv_dates_are_checked_like_labels_csv_dates(tmp_path):
+    _photo(tmp_path / "images" / "ID_A.JPG")
+    (tmp_path / "train.csv").write_text(
+        "image_id,image_location,turtle_id,date\nID_A,top,t_1,2018-06-23\nID_A,top,t_2,6/23/2018\n"
+    )
+    collection = read_collection(tmp_path)
+    assert [(r.individual_id, r.date) for r in collection.records] == [("t_1", "2018-06-23")]
+    assert collection.problems == [
+        f"{tmp_path / 'train.csv'} line 3: date '6/23/2018' is not a date: "
+        "write it as YYYY-MM-DD [HH:MM[:SS]]"
+    ]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from turtle_id.photo import Region
 from turtle_id.settings import VIEWS
-from turtle_id.sightings import check_coordinate
+from turtle_id.sightings import check_coordinate, normalise_date
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
 REGION_COLUMNS = ("head_x", "head_y", "head_w", "head_h")
@@ -32,7 +32,8 @@ class PhotoRecord:
     path: Path
     individual_id: str | None  # None when the collection is unlabelled (identify input)
     view: str | None = None  # one of VIEWS, or None when unknown
-    date: str | None = None  # as written in the source, e.g. "2021-06-24"
+    # As written in the source, e.g. "2021-06-24"; readers keep only what normalise_date reads.
+    date: str | None = None
     region: Region | None = None  # x, y, w, h in pixels of the photo as stored
     site: str | None = None
     observer: str | None = None
@@ -78,14 +79,17 @@ def read_zindi(root: Path) -> Collection:
         if view is False:
             problems.append(f"{where}: view {row['image_location']!r} is not one of {VIEWS}")
             continue
+        try:
+            date = _date(row.get("date"))
+        except ValueError as error:
+            problems.append(f"{where}: {error}")
+            continue
         extra = {
             k: v
             for k, v in row.items()
             if k not in ("image_id", "image_location", "turtle_id", "date") and v
         }
-        records.append(
-            PhotoRecord(path, row["turtle_id"].strip(), view, row.get("date") or None, extra=extra)
-        )
+        records.append(PhotoRecord(path, row["turtle_id"].strip(), view, date, extra=extra))
     return Collection(records, problems)
 
 
@@ -117,6 +121,7 @@ def read_labels_csv(path: Path, use_regions: bool = True, labelled: bool = True)
                 problems.append(f"{where}: head box {region} has no area: fix head_w and head_h")
                 continue
         try:
+            date = _date(row.get("date"))
             latitude = check_coordinate(row.get("latitude"), "latitude", 90)
             longitude = check_coordinate(row.get("longitude"), "longitude", 180)
         except ValueError as error:
@@ -129,7 +134,7 @@ def read_labels_csv(path: Path, use_regions: bool = True, labelled: bool = True)
                 photo,
                 individual,
                 view,
-                row.get("date") or None,
+                date,
                 region,
                 row.get("site") or None,
                 row.get("observer") or None,
@@ -199,6 +204,14 @@ def _find_image(folder: Path, image_id: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _date(value: str | None) -> str | None:
+    """The date as written, None when blank; ValueError (saying the format) when it is not one
+    that identify's --from / --to and the app read, so no photo silently drops out of a search
+    by date."""
+    normalise_date(value)
+    return value or None
 
 
 def _view(value: str | None) -> str | None | bool:
