@@ -130,3 +130,54 @@ def test_zindi_train_csv_dates_are_checked_like_labels_csv_dates(tmp_path):
         f"{tmp_path / 'train.csv'} line 3: date '6/23/2018' is not a date: "
         "write it as YYYY-MM-DD [HH:MM[:SS]]"
     ]
+
+
+def test_a_head_box_with_only_some_of_its_four_values_is_a_row_problem(tmp_path):
+    _photo(tmp_path / "a.jpg")
+    (tmp_path / "labels.csv").write_text(
+        "file,individual_id,head_x,head_y,head_w,head_h\n"
+        "a.jpg,T1,10,20,30,40\n"
+        "a.jpg,T2,10,20,,\n"
+        "a.jpg,T3,,,,\n"
+    )
+    collection = read_collection(tmp_path)
+    assert [(r.individual_id, r.region) for r in collection.records] == [
+        ("T1", (10, 20, 30, 40)),
+        ("T3", None),
+    ]
+    assert collection.problems == [
+        f"{tmp_path / 'labels.csv'} line 3: head box has head_x, head_y but no head_w, head_h: "
+        "give all four head_* values or none"
+    ]
+    # --no-regions ignores head boxes, complete or not
+    assert len(read_collection(tmp_path, use_regions=False).records) == 3
+
+
+def test_an_empty_individual_id_names_the_csv_line_and_the_column(tmp_path):
+    _photo(tmp_path / "a.jpg")
+    (tmp_path / "labels.csv").write_text("file,individual_id\na.jpg,T1\na.jpg,  \n")
+    collection = read_collection(tmp_path)
+    assert [r.individual_id for r in collection.records] == ["T1"]
+    assert collection.problems == [
+        f"{tmp_path / 'labels.csv'} line 3: no turtle ID: the individual_id column needs a "
+        "value (the turtle's ID), or drop the row"
+    ]
+    # identify's input needs no ID
+    assert len(photos_in([tmp_path / "labels.csv"]).records) == 2
+
+
+def test_zindi_rows_without_a_turtle_id_name_the_csv_line_and_the_column(tmp_path):
+    _photo(tmp_path / "images" / "ID_A.JPG")
+    (tmp_path / "train.csv").write_text("image_id,turtle_id\nID_A,\n")
+    assert read_collection(tmp_path).problems == [
+        f"{tmp_path / 'train.csv'} line 2: no turtle ID: the turtle_id column needs a value "
+        "(the turtle's ID), or drop the row"
+    ]
+
+
+def test_a_collection_that_does_not_exist_is_not_called_not_a_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere: does not exist: check the path"):
+        read_collection(tmp_path / "nowhere")
+    (tmp_path / "photo.jpg").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="photo.jpg: not a folder"):
+        read_collection(tmp_path / "photo.jpg")

@@ -58,10 +58,12 @@ def read_collection(root: Path, use_regions: bool = True) -> Collection:
         return read_zindi(root)
     if root.is_dir():
         return read_folders(root)
-    raise FileNotFoundError(
-        f"{root}: not a folder: give a folder holding train.csv (Zindi layout), labels.csv, "
-        "or one sub-folder of photos per individual"
-    )
+    layouts = "train.csv (Zindi layout), labels.csv, or one sub-folder of photos per individual"
+    if not root.exists():
+        raise FileNotFoundError(
+            f"{root}: does not exist: check the path to a folder holding {layouts}"
+        )
+    raise FileNotFoundError(f"{root}: not a folder: give a folder holding {layouts}")
 
 
 def read_zindi(root: Path) -> Collection:
@@ -78,6 +80,9 @@ def read_zindi(root: Path) -> Collection:
             continue
         if view is False:
             problems.append(f"{where}: view {row['image_location']!r} is not one of {VIEWS}")
+            continue
+        if not row["turtle_id"]:
+            problems.append(f"{where}: {_no_id('turtle_id')}")
             continue
         try:
             date = _date(row.get("date"))
@@ -108,8 +113,19 @@ def read_labels_csv(path: Path, use_regions: bool = True, labelled: bool = True)
         if view is False:
             problems.append(f"{where}: view {row['view']!r} is not one of {VIEWS}")
             continue
+        if labelled and not row["individual_id"]:
+            problems.append(f"{where}: {_no_id('individual_id')}")
+            continue
         region = None
-        if use_regions and all(row.get(c) for c in REGION_COLUMNS):
+        given = [c for c in REGION_COLUMNS if row.get(c)]
+        if use_regions and given and len(given) < len(REGION_COLUMNS):
+            absent = [c for c in REGION_COLUMNS if c not in given]
+            problems.append(
+                f"{where}: head box has {', '.join(given)} but no {', '.join(absent)}: "
+                "give all four head_* values or none"
+            )
+            continue
+        if use_regions and given:
             try:
                 region = tuple(int(float(row[c])) for c in REGION_COLUMNS)
             except ValueError:
@@ -127,7 +143,7 @@ def read_labels_csv(path: Path, use_regions: bool = True, labelled: bool = True)
         except ValueError as error:
             problems.append(f"{where}: {error}")
             continue
-        individual = (row.get("individual_id") or "").strip() if labelled else None
+        individual = row["individual_id"] if labelled else None
         extra = {k: v for k, v in row.items() if k not in KNOWN_COLUMNS and v}
         records.append(
             PhotoRecord(
@@ -204,6 +220,10 @@ def _find_image(folder: Path, image_id: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _no_id(column: str) -> str:
+    return f"no turtle ID: the {column} column needs a value (the turtle's ID), or drop the row"
 
 
 def _date(value: str | None) -> str | None:
