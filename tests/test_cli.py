@@ -88,6 +88,7 @@ def test_enroll_of_a_folder_that_is_no_collection_explains_the_layouts(tmp_path,
 
 def test_identify_against_an_empty_gallery_warns_and_answers_new(tmp_path, labelled, capsys):
     _, queries = labelled
+    (tmp_path / "g").mkdir()  # an existing, empty gallery folder
     code, out, err = _run(
         capsys, "identify", queries / "ind00.jpg", "--gallery", tmp_path / "g", "--json"
     )
@@ -125,6 +126,7 @@ def test_identify_json_reports_the_head_region_found_or_null_with_no_crop(
     from turtle_id.head_finder import region_iou
 
     record = read_collection(shared_data / "turtle-profiles-dev").records[0]
+    (tmp_path / "g").mkdir()
     code, out, _ = _run(capsys, "identify", record.path, "--gallery", tmp_path / "g", "--json")
     region = json.loads(out)["region"]
     assert code == 0 and len(region) == 4 and all(isinstance(v, int) for v in region)
@@ -133,3 +135,69 @@ def test_identify_json_reports_the_head_region_found_or_null_with_no_crop(
         capsys, "identify", record.path, "--gallery", tmp_path / "g", "--json", "--no-crop"
     )
     assert json.loads(out)["region"] is None
+
+
+# Commands that read a gallery (and their arguments besides --gallery).
+READERS = {
+    "identify": ["photo.jpg"],
+    "rename": ["a", "b"],
+    "audit": [],
+    "export": ["photos", "--out", "photos.csv"],
+    "backup": ["b.zip"],
+    "check": [],
+}
+
+
+def test_identify_with_a_gallery_that_does_not_exist_refuses_and_creates_nothing(
+    tmp_path, labelled, capsys
+):
+    _, queries = labelled
+    missing = tmp_path / "typo"
+    code, out, err = _run(capsys, "identify", queries / "ind00.jpg", "--gallery", missing)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: no gallery at {missing}: the folder does not exist: enrol photos first with "
+        f"`python -m turtle_id enroll DATA --gallery {missing}`, or check --gallery "
+        "(or $TURTLE_ID_GALLERY)\n"
+    )
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("command", READERS)
+def test_commands_that_read_a_gallery_create_none_where_none_exists(
+    command, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "typo"
+    code, out, err = _run(capsys, command, *READERS[command], "--gallery", missing)
+    assert code == 1 and f"no gallery at {missing}: the folder does not exist" in err
+    assert not missing.exists()
+
+
+def test_enroll_still_creates_a_new_gallery(tmp_path, labelled, capsys):
+    data, _ = labelled
+    code, out, _ = _run(capsys, "enroll", data, "--gallery", tmp_path / "new" / "gallery")
+    assert code == 0 and (tmp_path / "new" / "gallery" / "gallery.sqlite").is_file()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [*READERS, "enroll", "calibrate", "restore"],
+)
+def test_a_gallery_path_that_is_a_file_is_refused_with_a_message(
+    command, tmp_path, labelled, capsys, monkeypatch
+):
+    data, _ = labelled
+    monkeypatch.chdir(tmp_path)
+    arguments = {"enroll": [data], "calibrate": [data], "restore": ["b.zip"]}
+    a_file = tmp_path / "gallery.txt"
+    a_file.write_text("not a gallery")
+    code, out, err = _run(
+        capsys, command, *arguments.get(command, READERS.get(command)), "--gallery", a_file
+    )
+    assert (code, out) == (1, "")
+    assert err.endswith(
+        f"error: gallery {a_file} is a file, not a folder: give --gallery (or "
+        "$TURTLE_ID_GALLERY) the gallery's folder\n"
+    )
+    assert a_file.read_text() == "not a gallery"

@@ -170,8 +170,8 @@ def _head_finder(args) -> HeadFinder | None:
     return None if args.no_crop else HeadFinder(default_head_finder_path())
 
 
-def _gallery(args, match: MatchSettings | None = None) -> Gallery:
-    root = args.gallery or default_gallery_dir()
+def _gallery(args, match: MatchSettings | None = None, create: bool = False) -> Gallery:
+    root = cli_records.gallery_root(args, create)
     return Gallery(
         root, _encoder(args), match, progress=_bar("re-embedding"), head_finder=_head_finder(args)
     )
@@ -183,7 +183,7 @@ def _bar(desc: str):
 
 def _enroll(args) -> int:
     collection = read_collection(args.data, use_regions=not args.no_regions)
-    gallery = _gallery(args)
+    gallery = _gallery(args, create=True)
     records = collection.records
     bar = tqdm(total=len(records), desc="enrolling", unit="photo", mininterval=1, file=sys.stderr)
 
@@ -310,6 +310,7 @@ def _plots(folder: Path, result) -> list[str]:
 
 
 def _calibrate(args) -> int:
+    out = args.out or cli_records.gallery_root(args, create=True) / CALIBRATION_FILE
     encoder = _encoder(args)
     evaluations = {}
     for data in args.data:
@@ -322,7 +323,6 @@ def _calibrate(args) -> int:
         )
     settings = CalibrationSettings(left_out=args.left_out, draws=args.draws)
     fusion = fit_calibration(evaluations, encoder.model_version, KeypointSettings().key, settings)
-    out = args.out or (args.gallery or default_gallery_dir()) / CALIBRATION_FILE
     out.parent.mkdir(parents=True, exist_ok=True)
     fusion.save(out)
     print(

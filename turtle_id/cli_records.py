@@ -22,7 +22,7 @@ from turtle_id.care import EDITABLE, Care
 from turtle_id.catalogue import DATABASE_FILE, Catalogue, os_user
 from turtle_id.encoder import Encoder
 from turtle_id.integrity import check_gallery
-from turtle_id.settings import VIEWS, default_encoder_path, default_gallery_dir
+from turtle_id.settings import GALLERY_ENV, VIEWS, default_encoder_path, default_gallery_dir
 from turtle_id.tables import BASES_OF_RECORD, EXPORTS, DarwinCoreSettings, export
 from turtle_id.users import add_user
 
@@ -130,12 +130,27 @@ def add_commands(sub, command) -> None:
     )
 
 
-def _root(args) -> Path:
-    return args.gallery or default_gallery_dir()
+def gallery_root(args, create: bool = False) -> Path:
+    """The gallery folder the command works on: --gallery, else $TURTLE_ID_GALLERY, else the
+    user data one. A command that only reads (`create` False) refuses a folder that does not
+    exist rather than make an empty gallery there; every command refuses a file."""
+    root = args.gallery or default_gallery_dir()
+    if root.exists() and not root.is_dir():
+        raise ValueError(
+            f"gallery {root} is a file, not a folder: give --gallery (or ${GALLERY_ENV}) the "
+            "gallery's folder"
+        )
+    if not create and not root.exists():
+        raise FileNotFoundError(
+            f"no gallery at {root}: the folder does not exist: enrol photos first with "
+            f"`python -m turtle_id enroll DATA --gallery {root}`, or check --gallery "
+            f"(or ${GALLERY_ENV})"
+        )
+    return root
 
 
 def _catalogue(args) -> Catalogue:
-    root = _root(args)
+    root = gallery_root(args)
     if not (root / DATABASE_FILE).is_file():
         raise ValueError(
             f"no gallery at {root} (no {DATABASE_FILE}): give --gallery DIR or set "
@@ -217,7 +232,7 @@ def _export(args) -> int:
 
 
 def _backup(args) -> int:
-    summary = backup(_root(args), args.archive)
+    summary = backup(gallery_root(args), args.archive)
     for name in summary.missing:
         print(f"missing from the gallery: {name}", file=sys.stderr)
     print(summary.line())
@@ -225,18 +240,19 @@ def _backup(args) -> int:
 
 
 def _restore(args) -> int:
-    print(restore(args.archive, _root(args), force=args.force).line())
+    print(restore(args.archive, gallery_root(args, create=True), force=args.force).line())
     return 0
 
 
 def _check(args) -> int:
+    root = gallery_root(args)
     encoder = Encoder(args.encoder or default_encoder_path())
 
     def bar(rows):
         return tqdm(rows, desc="hashing photos", mininterval=1, file=sys.stderr, leave=False)
 
     report = check_gallery(
-        _root(args),
+        root,
         encoder.model_version,
         encoder.info.embedding_size,
         repair=args.repair,
