@@ -201,3 +201,26 @@ def test_a_gallery_path_that_is_a_file_is_refused_with_a_message(
         "$TURTLE_ID_GALLERY) the gallery's folder\n"
     )
     assert a_file.read_text() == "not a gallery"
+
+
+def test_identify_refuses_a_region_that_reaches_past_the_photo(tmp_path, labelled, capsys):
+    from PIL import Image
+
+    from tests.synthetic import photo_of
+
+    (tmp_path / "g").mkdir()
+    query = tmp_path / "turned.jpg"  # stored 320x240, EXIF orientation 6: upright 240x320
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo_of(0, 0).save(query, exif=exif)
+    g = ("--gallery", tmp_path / "g", "--json", "--no-crop")
+    code, out, err = _run(capsys, "identify", query, "--region", "10,10,5000,5000", *g)
+    assert (code, out) == (1, "")
+    assert (
+        f"failed: {query}: region 10,10,5000,5000 reaches past the 240x320 photo: give "
+        "x + w <= 240 and y + h <= 320, in pixels of the photo as stored"
+    ) in err
+    code, out, err = _run(capsys, "identify", query, "--region", "0,0,320,240", *g)
+    assert code == 1 and "reaches past the 240x320 photo" in err
+    code, out, _ = _run(capsys, "identify", query, "--region", "0,0,240,320", *g)
+    assert code == 0 and json.loads(out)["region"] == [0, 0, 240, 320]

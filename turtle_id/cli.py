@@ -26,7 +26,7 @@ from turtle_id.fusion import Fusion
 from turtle_id.gallery import CALIBRATION_FILE, Gallery
 from turtle_id.head_finder import HeadFinder
 from turtle_id.keypoints import KeypointSettings
-from turtle_id.photo import PhotoError, parse_region
+from turtle_id.photo import PhotoError, check_region_fits, parse_region
 from turtle_id.settings import (
     GALLERY_ENV,
     VIEWS,
@@ -222,6 +222,8 @@ def _identify(args) -> int:
     done = 0
     for record in collection.records:
         try:
+            if region is not None:
+                check_region_fits(record.path, region, str(record.path))
             answer = gallery.identify(
                 record.path,
                 str(record.path),

@@ -48,6 +48,30 @@ def parse_region(text: str | None) -> Region | None:
     return x, y, w, h
 
 
+def check_region_fits(source: Path | str, region: Region, name: str | None = None) -> None:
+    """PhotoError when the region reaches past the edges of the upright photo. Only the
+    header is read; a photo that cannot be read is left for `load_photo` to report.
+
+    `crop` cuts a region that overshoots to the photo's edges, as enrolment and the app's
+    drawn box want; a region typed once for many photos (identify --region) that overshoots
+    was measured on another photo, so it is refused instead.
+    """
+    name = name or str(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                width, height = _upright_size(image)
+    except Exception:  # damaged or not a photo: load_photo says which, with the fix
+        return
+    x, y, w, h = region
+    if x + w > width or y + h > height:
+        raise PhotoError(
+            f"{name}: region {x},{y},{w},{h} reaches past the {width}x{height} photo: give "
+            f"x + w <= {width} and y + h <= {height}, in pixels of the photo as stored"
+        )
+
+
 def load_photo(
     source: Path | str | bytes,
     name: str | None = None,
