@@ -224,3 +224,22 @@ def test_identify_refuses_a_region_that_reaches_past_the_photo(tmp_path, labelle
     assert code == 1 and "reaches past the 240x320 photo" in err
     code, out, _ = _run(capsys, "identify", query, "--region", "0,0,240,320", *g)
     assert code == 0 and json.loads(out)["region"] == [0, 0, 240, 320]
+
+
+def test_threshold_is_the_match_probability_as_identify_help_says(tmp_path, labelled, capsys):
+    data, queries = labelled
+    g = ("--gallery", tmp_path / "g", "--json")
+    assert _run(capsys, "enroll", data, "--gallery", tmp_path / "g")[0] == 0
+    best = json.loads(_run(capsys, "identify", queries / "ind00.jpg", *g)[1])["matches"][0]
+    assert best["score"] != best["similarity"]  # the shipped calibration fits: a probability
+    decisions = [
+        json.loads(_run(capsys, "identify", queries / "ind00.jpg", *g, "--threshold", t)[1])
+        for t in (best["score"] - 0.0001, best["score"] + 0.0001)
+    ]
+    assert decisions[0]["decision"] == "match" and decisions[1]["decision"] != "match"
+    result = subprocess.run(
+        [sys.executable, "-m", "turtle_id", "identify", "--help"], capture_output=True, text=True
+    )
+    help_text = " ".join(result.stdout.split())
+    assert "--threshold THRESHOLD score for 'match': the calibrated match probability" in help_text
+    assert "similarity for 'match'" not in help_text

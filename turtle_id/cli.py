@@ -105,7 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threshold",
         type=float,
-        help="similarity for 'match' (default: the encoder's own, or $TURTLE_ID_THRESHOLD)",
+        help="score for 'match': the calibrated match probability, 0-1, where a calibration "
+        "fits the encoder (the gallery's calibration.json, else the shipped one), else the "
+        "cosine similarity (default: $TURTLE_ID_THRESHOLD, else the calibration's match "
+        "threshold, else the encoder's own)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
 

@@ -53,7 +53,8 @@ class IndexSettings:
 @dataclass(frozen=True)
 class MatchSettings:
     top: int = 5  # individuals returned per query
-    # cosine similarity, -1..1, for a "match"; None = the encoder's own (ONNX metadata)
+    # score for a "match": a calibrated probability, 0..1, where a calibration fits the
+    # encoder, else a cosine similarity, -1..1; None = the calibration's, else the encoder's own
     threshold: float | None = field(default_factory=_default_threshold)
     shortlist: int = 50  # photos fetched from the index before aggregating per individual
     verify: int = 30  # best photos of the shortlist re-scored by keypoints; 0 = embedding only
