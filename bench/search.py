@@ -70,7 +70,7 @@ def measure(n: int, args, dim: int, settings: IndexSettings, k: int) -> dict:
     print(f"{n} photos drawn in {result['draw_s']} s: {result['statistics']}", flush=True)
     index = None
     if n <= args.hnsw_upto:
-        index, result["hnsw"] = build(gallery, dim, settings, args.keep)
+        index, result["hnsw"] = build(gallery, dim, settings, args.keep, args.reuse)
         print(f"{n} photos indexed: {result['hnsw']}", flush=True)
     labels = np.arange(1, n + 1)
     in_view = np.array([in_one_view(x) for x in labels])
@@ -94,7 +94,7 @@ def measure(n: int, args, dim: int, settings: IndexSettings, k: int) -> dict:
     for name in [*methods, *reversed(methods)]:
         search, ef, threads = methods[name]
         if ef is not None:
-            index.settings = replace(settings, ef=ef)
+            index.settings = replace(settings, ef=ef, ef_growth=0.0)  # exactly this ef
         answers = []
         with threadpool_limits(threads):
             for query in queries:
@@ -121,10 +121,25 @@ def measure(n: int, args, dim: int, settings: IndexSettings, k: int) -> dict:
 
 
 def build(
-    gallery: np.ndarray, dim: int, settings: IndexSettings, keep: Path | None = None
+    gallery: np.ndarray,
+    dim: int,
+    settings: IndexSettings,
+    keep: Path | None = None,
+    reuse: bool = False,
 ) -> tuple[PhotoIndex, dict]:
     """Build, save and load the index as the gallery does; the loaded one is returned.
-    With `keep`, the saved file stays in that folder (bench.scale can reuse a 1M build)."""
+    With `keep`, the saved file stays in that folder (bench.scale can reuse a 1M build); with
+    `reuse` too, a file kept there by an earlier run of this draw is loaded, not rebuilt (its
+    build figures are in that run's JSON)."""
+    kept = keep and keep / f"photos-{len(gallery)}.hnsw"
+    if reuse and kept and kept.is_file():
+        t0 = time.perf_counter()
+        index = PhotoIndex.load(kept, dim, "synthetic", settings)
+        load_s = time.perf_counter() - t0
+        if len(index) != len(gallery):
+            raise SystemExit(f"{kept} holds {len(index)} photos, not {len(gallery)}: remove it")
+        size = round(kept.stat().st_size / 2**20, 1)
+        return index, {"reused": str(kept), "file_mb": size, "load_s": round(load_s, 2)}
     before = rss_mb()
     index = PhotoIndex(dim, "synthetic", settings)
     t0 = time.perf_counter()
@@ -228,6 +243,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, help="embedding size (default: the encoder's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="folder to keep the saved indexes in")
+    parser.add_argument("--reuse", action="store_true", help="load an index --keep holds")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     args.efs = sorted(int(x) for x in args.efs.split(","))
@@ -306,7 +322,7 @@ def size_row(r: dict) -> dict:
         "hnsw ms": ms_p50,
         "recall@5": recall5,
         "speed-up": round(r["exact"]["ms_p50"] / ms_p50, 1),
-        "build s": h["build_s"]
+        "build s": h.get("build_s", "earlier run")
         if "build_s_n_log_n" not in h
         else f"{h['build_s_n_log_n']}-{h['build_s']}",
         "index MB": h["file_mb"],

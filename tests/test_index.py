@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from turtle_id.index import IndexMismatch, PhotoIndex
+from turtle_id.settings import IndexSettings
 
 
 def _unit(rng, n, dim):
@@ -68,3 +69,10 @@ def test_index_grows_past_its_initial_capacity():
     index = PhotoIndex(4, "m1")
     index.add(_unit(np.random.default_rng(4), 3000, 4), np.arange(1, 3001))
     assert len(index) == 3000
+
+
+def test_the_query_time_ef_grows_with_the_gallery_beyond_100k_photos():
+    settings = IndexSettings()
+    assert settings.ef_for(10) == settings.ef_for(100_000) == 300
+    assert settings.ef_for(1_000_000) == 1688  # 300 x 10 ** 0.75 = 1687.02, rounded up
+    assert IndexSettings(ef=120, ef_growth=0.0).ef_for(5_000_000) == 120

@@ -97,7 +97,7 @@ class PhotoIndex:
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         # higher ef: better recall, slower search; hnswlib needs ef >= k.
-        self._index.set_ef(max(self.settings.ef, k))
+        self._index.set_ef(max(self.settings.ef_for(self.searchable), k))
         try:
             labels, distances = self._index.knn_query(query.reshape(1, -1), k=k, filter=allowed)
         except RuntimeError:

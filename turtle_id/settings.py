@@ -1,5 +1,6 @@
 """Settings, one dataclass per concern, with the environment variables that override them."""
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,17 @@ class IndexSettings:
     # query-time candidate list (raised to k when k is larger): higher = better recall,
     # slower. 300: the smallest with photo recall@5 >= 0.99 at 100k photos (bench/search.py).
     ef: int = 300
+    # A larger gallery needs a longer list for the same recall: the smallest ef with
+    # recall@5 >= 0.99 was 100 at 10k photos, 300 at 100k and 1600 at 1M (bench/search.py),
+    # so beyond `ef_at` photos ef grows as (photos / ef_at) ** ef_growth: 1688 at 1M.
+    ef_at: int = 100_000
+    ef_growth: float = 0.75
+
+    def ef_for(self, photos: int) -> int:
+        """The query-time ef for an index of this many searchable photos."""
+        if photos <= self.ef_at:
+            return self.ef
+        return math.ceil(self.ef * (photos / self.ef_at) ** self.ef_growth)
 
 
 @dataclass(frozen=True)
