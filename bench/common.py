@@ -67,8 +67,18 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Highest resident memory of this process so far, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Highest resident memory of this process so far, MiB.
+
+    VmHWM belongs to the process's own memory map, made new at exec; getrusage's ru_maxrss
+    is not: a child started by a parent holding 10 GB reports the parent's 10 GB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def table(rows: list[dict], columns: list[str] | None = None) -> str:

@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS keypoints (
     settings TEXT NOT NULL,            -- KeypointSettings.key that extracted them
     data BLOB NOT NULL                 -- Keypoints.to_bytes()
 );
+CREATE INDEX IF NOT EXISTS keypoints_settings ON keypoints (settings);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -249,6 +250,10 @@ class Catalogue:
         vectors = np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows])
         return vectors, [r[:3] for r in rows]
 
+    def _count_all_photos(self) -> int:
+        """Every photo row, removed ones too."""
+        return self._query("SELECT COUNT(*) FROM photos")[0][0]
+
     def count_embedded(self, model_version: str, upto: int | None = None) -> int:
         """Photos with an embedding by `model_version` (removed ones too: the index keeps
         them, marked), with id <= upto when given; what a saved index must hold."""
@@ -268,6 +273,10 @@ class Catalogue:
 
     def stale_photos(self, model_version: str) -> list[PhotoRow]:
         """Photos whose embedding another model made: they must be re-embedded before use."""
+        # Every open asks; two index counts answer "none" without reading the table (a
+        # model_version != ? scan reads every row: seconds, or half a minute cold, at 1M).
+        if self.count_embedded(model_version) == self._count_all_photos():
+            return []
         rows = self._query(
             f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE model_version != ? ORDER BY id",
             (model_version,),
@@ -286,6 +295,12 @@ class Catalogue:
         return dict(rows)
 
     def photos_without_keypoints(self, settings: str) -> list[PhotoRow]:
+        # One keypoints row per photo (photo_id is its key): equal counts mean none missing.
+        extracted = self._query("SELECT COUNT(*) FROM keypoints WHERE settings = ?", (settings,))[
+            0
+        ][0]
+        if extracted == self._count_all_photos():
+            return []
         rows = self._query(
             f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id NOT IN "
             "(SELECT photo_id FROM keypoints WHERE settings = ?) ORDER BY id",
