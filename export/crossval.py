@@ -4,10 +4,10 @@ individuals: with 8 + 4 held-out turtles, one draw moves by a tenth when two que
     python -m export.crossval --name supcon-d100 --folds 5 -- --embedding-size 100
     python -m export.crossval --table supcon-d100 arcface-d100      # Markdown, from summaries
 
-Every fold trains from scratch with `--split-seed` = 0 .. folds - 1 (the training photos'
-cached views are shared); a fold that already finished is read back, not trained again. The
-summary pools each held-out collection's queries over the folds, for the trained encoder and
-for the ImageNet encoder on the same queries.
+Every fold trains from scratch with `--split-seed` = first seed .. first seed + folds - 1
+(the training photos' cached views are shared); a fold that already finished is read back,
+not trained again. The summary pools each held-out collection's queries over the folds,
+for the trained encoder and for the ImageNet encoder on the same queries.
 """
 
 import argparse
@@ -61,6 +61,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", help="folder under the runs folder")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="split seed of the first fold: fresh draws test a recipe chosen on earlier ones",
+    )
     parser.add_argument("--table", nargs="+", metavar="NAME", help="print finished runs")
     parser.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then export.train flags")
     args = parser.parse_args()
@@ -72,7 +78,7 @@ def main() -> None:
     settings, data = parse([a for a in args.train_args if a != "--"])
     root = RUNS / "crossval" / args.name
     trained, imagenet, minutes = [], [], []
-    for fold in range(args.folds):
+    for fold in range(args.first_seed, args.first_seed + args.folds):
         out = root / f"split-{fold}"
         if (out / "history.json").is_file():
             result = json.loads((out / "history.json").read_text())
