@@ -55,21 +55,6 @@ CSS = """
 """
 
 
-def reported(handler):
-    """Show the package's errors (bad photo, bad name: they say the fix) in the page."""
-
-    @functools.wraps(handler)
-    def wrapped(*args):
-        try:
-            return handler(*args)
-        except gr.Error:  # a ValueError too, and already worded for the page
-            raise
-        except (ValueError, OSError) as error:
-            raise gr.Error(str(error)) from None
-
-    return wrapped
-
-
 def build_ui(gallery: Gallery) -> gr.Blocks:
     threshold, review_threshold = gallery.threshold, gallery.review_threshold
     score_kind = gallery.score_kind  # "match probability" with a calibrated fusion
@@ -210,7 +195,7 @@ def build_ui(gallery: Gallery) -> gr.Blocks:
             shown[outputs["decision"]] = ui_records.NO_MATCH_IN_LIMITS
         return shown
 
-    @reported
+    @ui_care.reported
     def show_why(turtle_id: str | None, found: dict | None):
         shown = found["matches"] if found else []
         match = next((m for m in shown if m.turtle_id == turtle_id), None)

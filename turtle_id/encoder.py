@@ -5,7 +5,6 @@ is read from the ONNX file's own metadata, written by `export/export_onnx.py`.
 """
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +12,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from turtle_id.runtime import open_session
-
-log = logging.getLogger(__name__)
-_logged_provider = False
+from turtle_id.runtime import announce, open_model
 
 
 @dataclass(frozen=True)
@@ -34,22 +30,15 @@ class Encoder:
     """Embeds photos with the shipped ONNX model: CUDA when onnxruntime has it, else CPU."""
 
     def __init__(self, path: Path, threads: int = 0):
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"encoder {path} is missing: restore assets/encoder.onnx from the repository "
-                "or re-export it with `python -m export.export_onnx`"
-            )
-        self.session = open_session(path, threads)
+        restore = (
+            "restore assets/encoder.onnx from the repository "
+            "or re-export it with `python -m export.export_onnx`"
+        )
+        self.session = open_model(path, "encoder", restore, threads)
         self.provider = self.session.get_providers()[0]
-        self.info = _read_info(self.session, path)
+        self.info = _read_info(self.session, Path(path))
         self.input_name = self.session.get_inputs()[0].name
-        global _logged_provider
-        if not _logged_provider:
-            log.info(
-                "encoder %s (%s) runs on %s", path.name, self.info.model_version, self.provider
-            )
-            _logged_provider = True
+        announce("encoder", path, self.info.model_version, self.provider)
         self._mean = np.array(self.info.mean, dtype=np.float32).reshape(1, 1, 3)
         self._std = np.array(self.info.std, dtype=np.float32).reshape(1, 1, 3)
 

@@ -11,7 +11,6 @@ box as (cx, cy, w, h) normalised to the square input.
 """
 
 import json
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from turtle_id.photo import Region
-from turtle_id.runtime import open_session
-
-log = logging.getLogger(__name__)
-_logged_provider = False
+from turtle_id.runtime import announce, open_model
 
 
 @dataclass(frozen=True)
@@ -118,22 +114,15 @@ class HeadFinder:
     """
 
     def __init__(self, path: Path, threads: int = 0):
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"head finder {path} is missing: restore assets/head_finder.onnx from the "
-                "repository or re-export it with `python -m export.export_head_finder`"
-            )
-        self.session = open_session(path, threads)
+        restore = (
+            "restore assets/head_finder.onnx from the "
+            "repository or re-export it with `python -m export.export_head_finder`"
+        )
+        self.session = open_model(path, "head finder", restore, threads)
         self.provider = self.session.get_providers()[0]
-        self.info = _read_info(self.session, path)
+        self.info = _read_info(self.session, Path(path))
         self.input_name = self.session.get_inputs()[0].name
-        global _logged_provider
-        if not _logged_provider:
-            log.info(
-                "head finder %s (%s) runs on %s", path.name, self.info.model_version, self.provider
-            )
-            _logged_provider = True
+        announce("head finder", path, self.info.model_version, self.provider)
         self._mean = np.array(self.info.mean, dtype=np.float32).reshape(1, 1, 3)
         self._std = np.array(self.info.std, dtype=np.float32).reshape(1, 1, 3)
 
